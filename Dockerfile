@@ -1,0 +1,12 @@
+# The roadwatch services image (detector, VLM tiers, sink, topic init). Models are mounted, never baked in.
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY roadwatch roadwatch
+COPY schemas schemas
+COPY services services
+COPY flink_jobs flink_jobs
+RUN pip install --no-cache-dir .
+ENV YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ultralytics
+ENTRYPOINT ["roadwatch"]

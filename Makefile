@@ -1,0 +1,34 @@
+.DEFAULT_GOAL := help
+VENV := .venv/bin
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: ## Create .venv and .venv-flink and install everything
+	./scripts/setup.sh
+
+demo: setup ## Set up, then run the one-command demo on the embedded stack
+	$(VENV)/roadwatch demo
+
+test: setup ## Set up, then run the default test suite (unit + integration, not slow)
+	$(VENV)/pytest -m "not slow" -q
+
+test-unit: ## Unit tests only (no broker)
+	$(VENV)/pytest tests/unit -q
+
+test-slow: ## The slow suites (reliability, benches)
+	$(VENV)/pytest -m slow -q
+
+lint: ## ruff check + format check + mypy
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy
+
+fmt: ## Format and autofix
+	$(VENV)/ruff format .
+	$(VENV)/ruff check --fix .
+
+schemas: ## Regenerate schemas/json from the typed models
+	$(VENV)/python -m schemas.export
+
+.PHONY: help setup demo test test-unit test-slow lint fmt schemas

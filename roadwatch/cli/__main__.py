@@ -1,0 +1,5 @@
+import sys
+
+from roadwatch.cli import main
+
+sys.exit(main())

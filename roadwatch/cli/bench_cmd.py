@@ -1,0 +1,43 @@
+"""`roadwatch bench NAME [--json]`: side-by-side benchmarks; the last line of `--json` is one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from roadwatch.settings import kafka_settings_from_env
+
+SHARED = "../shared"
+
+
+def _produce(args: argparse.Namespace) -> dict[str, Any]:
+    from roadwatch.bench import produce
+
+    return produce.run(
+        kafka_settings_from_env(), args.dataset or f"{SHARED}/datasets/vtti-workzone", args.events
+    )
+
+
+BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"produce": _produce}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("bench", help="benchmarks, measured side by side against a bare baseline")
+    p.add_argument("name", choices=sorted(BENCHES))
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    p.add_argument("--events", type=int, default=3000)
+    p.add_argument("--dataset", default=None)
+    p.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    result = BENCHES[args.name](args)
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        for key, value in result.items():
+            sys.stdout.write(f"{key:24} {value}\n")
+    return 0

@@ -1,0 +1,46 @@
+"""Topic names (the version is part of the name) and their specs. Keys are `source_id` everywhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+IMAGES = "images.v1"
+DETECTIONS = "detections.v1"
+VERDICTS = "verdicts.v1"
+SOURCE_STATE = "source-state.v1"
+THRESHOLDS = "thresholds.v1"
+TIERS = ("fast", "power", "precision")
+
+
+def escalations(tier: str) -> str:
+    """The escalation topic a tier consumes."""
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; expected one of {TIERS}")
+    return f"escalations.{tier}.v1"
+
+
+def dlq(topic: str) -> str:
+    """The dead-letter topic for records consumed from `topic`."""
+    return f"{topic}.dlq"
+
+
+CONSUMED = (IMAGES, *(escalations(t) for t in TIERS), DETECTIONS, VERDICTS, SOURCE_STATE)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic to create: partitions and topic-level configs."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def all_topics(partitions: int = 3, retention_ms: int = 7 * 24 * 3600 * 1000) -> list[TopicSpec]:
+    """Every topic the pipeline uses, with `thresholds.v1` compacted."""
+    retention = {"retention.ms": str(retention_ms)}
+    names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, *(escalations(t) for t in TIERS)]
+    specs = [TopicSpec(n, partitions, dict(retention)) for n in names]
+    specs.append(TopicSpec(THRESHOLDS, partitions, {"cleanup.policy": "compact"}))
+    specs.extend(TopicSpec(dlq(n), partitions, dict(retention)) for n in CONSUMED)
+    return specs

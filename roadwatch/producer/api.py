@@ -1,0 +1,113 @@
+"""`produce(...)`: the SDK call behind `roadwatch produce`. A bad input is reported, never fatal."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from roadwatch.errors import InvalidInputError, RoadwatchError
+from roadwatch.images.fetch import fetch
+from roadwatch.kafka.clients import idempotent_producer
+from roadwatch.kafka.codec import encode
+from roadwatch.logs import ctx
+from roadwatch.producer.events import build_event
+from roadwatch.producer.inputs import expand
+from roadwatch.producer.settings import ProducerSettings
+from roadwatch.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+@dataclass(frozen=True)
+class Failure:
+    uri: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class ProduceReport:
+    """What happened to each input: how many were sent, and why each failure failed."""
+
+    sent: int = 0
+    event_ids: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def produce(
+    inputs: list[str],
+    source_id: str,
+    *,
+    kafka: KafkaSettings | None = None,
+    settings: ProducerSettings | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ProduceReport:
+    """Validate, hash and send every image named by `inputs` as an `ImageEvent` keyed by `source_id`.
+
+    Args:
+        inputs: files, folders, globs or URLs.
+        source_id: the camera / source these images come from (the Kafka key).
+        kafka: broker settings (default: from the environment).
+        settings: producer limits and allow-lists (default: from the environment).
+        progress: called with 1 after each input is handled (sent or failed).
+
+    Returns:
+        A report; `report.ok` is False when any input failed. Raises RoadwatchError only when Kafka
+        itself fails (a delivery that the broker refused).
+    """
+    kafka = kafka or KafkaSettings()
+    settings = settings or ProducerSettings()
+    limits, policy = settings.limits(), settings.fetch_policy()
+    producer = idempotent_producer(kafka, **{"linger.ms": settings.linger_ms})
+    report = ProduceReport()
+    delivery_errors: list[str] = []
+
+    def on_delivery(err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            delivery_errors.append(f"{msg.topic()}: {err}")
+
+    for uri in expand(inputs):
+        try:
+            fetched = fetch(uri, policy)
+            captured_at = fetched.modified_at or datetime.now(UTC)
+            event = build_event(
+                fetched.data,
+                uri=uri,
+                source_id=source_id,
+                captured_at=captured_at,
+                limits=limits,
+                inline_max_bytes=settings.inline_max_bytes,
+            )
+        except InvalidInputError as exc:
+            report.failures.append(Failure(uri, exc.reason, exc.detail))
+            log.warning("skipped %s: %s", uri, exc, extra=ctx(source_id=source_id))
+        else:
+            send(producer, settings.topic, source_id, encode(event), on_delivery)
+            report.sent += 1
+            report.event_ids.append(event.event_id)
+        if progress:
+            progress(1)
+    remaining = producer.flush(60)
+    if remaining or delivery_errors:
+        raise RoadwatchError(f"{remaining} undelivered, delivery errors: {delivery_errors[:5]}")
+    return report
+
+
+def send(producer: Producer, topic: str, key: str, value: bytes, cb: DeliveryCallback | None = None) -> None:
+    """Produce one record, serving delivery callbacks while the local queue is full."""
+    while True:
+        try:
+            producer.produce(topic, key=key.encode(), value=value, on_delivery=cb)
+            producer.poll(0)
+            return
+        except BufferError:
+            producer.poll(0.1)

@@ -1,0 +1,102 @@
+"""Settings once, passed down: one frozen class per component, env prefix per component, optional TOML file.
+
+Precedence: explicit arguments > environment (`ROADWATCH_<COMPONENT>_<FIELD>`) > the `[<component>]` table of
+the file named by `ROADWATCH_CONFIG` > defaults. A malformed value fails loudly at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from roadwatch.errors import ConfigError
+
+DEFAULT_HOME = Path(os.environ.get("ROADWATCH_HOME", Path.home() / ".roadwatch"))
+
+
+class _TomlSection(PydanticBaseSettingsSource):
+    """Reads one table of the TOML file named by ROADWATCH_CONFIG."""
+
+    def __init__(self, settings_cls: type[BaseSettings], section: str) -> None:
+        super().__init__(settings_cls)
+        self._values: dict[str, Any] = {}
+        path = os.environ.get("ROADWATCH_CONFIG")
+        if path:
+            try:
+                data = tomllib.loads(Path(path).read_text())
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read ROADWATCH_CONFIG={path}: {exc}") from exc
+            table = data.get(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"[{section}] in {path} must be a table")
+            self._values = table
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+class ComponentSettings(BaseSettings):
+    """Base for every component's settings; subclasses set `section` and an env prefix."""
+
+    section: ClassVar[str] = ""
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSection(settings_cls, cls.section))
+
+
+class KafkaSettings(ComponentSettings):
+    """How every roadwatch client reaches Kafka; security settings pass straight through to librdkafka."""
+
+    section: ClassVar[str] = "kafka"
+    model_config = SettingsConfigDict(env_prefix="ROADWATCH_KAFKA_", frozen=True, extra="forbid")
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    client_id: str = "roadwatch"
+
+    def client_config(self, **overrides: Any) -> dict[str, Any]:
+        """librdkafka configuration for a client, with `overrides` applied last."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+            "client.id": self.client_id,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username is not None:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password is not None:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_ca_location:
+            conf["ssl.ca.location"] = self.ssl_ca_location
+        conf.update(overrides)
+        return conf
+
+
+def kafka_settings_from_env() -> KafkaSettings:
+    """KafkaSettings honouring the conventional KAFKA_BOOTSTRAP_SERVERS when the prefixed one is unset."""
+    if "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS" not in os.environ and "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+        return KafkaSettings(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+    return KafkaSettings()

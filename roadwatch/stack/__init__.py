@@ -1,0 +1,1 @@
+"""The embedded local stack: a real Apache Kafka broker (KRaft) run from Maven Central jars."""

@@ -1,0 +1,165 @@
+"""Start, stop and inspect the single-node KRaft broker of the local stack (by pid file)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from roadwatch.errors import StackError
+from roadwatch.stack.jars import kafka_classpath
+from roadwatch.stack.settings import StackSettings
+
+log = logging.getLogger(__name__)
+
+
+def server_properties(s: StackSettings) -> str:
+    """The broker+controller configuration for one node on loopback."""
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.bootstrap.servers={s.host}:{s.controller_port}",
+            f"listeners=PLAINTEXT://{s.host}:{s.port},CONTROLLER://{s.host}:{s.controller_port}",
+            f"advertised.listeners=PLAINTEXT://{s.host}:{s.port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={s.data_dir}",
+            f"num.partitions={s.partitions}",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "transaction.max.timeout.ms=900000",
+            "",
+        ]
+    )
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java:
+        raise StackError(
+            "Java 17+ is needed to run the local Kafka broker; set JAVA_HOME or put java on PATH"
+        )
+    return java
+
+
+def running_pid(s: StackSettings) -> int | None:
+    """The broker's pid if the pid file names a live process, else None."""
+    try:
+        pid = int(s.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def start(s: StackSettings) -> int:
+    """Resolve jars, format storage on first use, start the broker detached; returns its pid."""
+    pid = running_pid(s)
+    if pid is not None:
+        return pid
+    libs = kafka_classpath(s.cache_dir, s.kafka_version)
+    s.home.mkdir(parents=True, exist_ok=True)
+    props = s.home / "server.properties"
+    props.write_text(server_properties(s))
+    cp = f"{libs}/*"
+    java = _java()
+    if not (s.data_dir / "meta.properties").exists():
+        cluster_id = (
+            subprocess.run(
+                [java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        fmt = subprocess.run(
+            [
+                java,
+                "-cp",
+                cp,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if fmt.returncode != 0:
+            raise StackError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
+    with s.log_file.open("ab") as out:
+        proc = subprocess.Popen(
+            [
+                java,
+                f"-Xmx{s.heap}",
+                f"-Xms{s.heap}",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                "-cp",
+                cp,
+                "kafka.Kafka",
+                str(props),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    s.pid_file.write_text(str(proc.pid))
+    log.info("started Kafka %s (pid %d) on %s; log %s", s.kafka_version, proc.pid, s.bootstrap, s.log_file)
+    return proc.pid
+
+
+def stop(s: StackSettings, timeout_s: float = 30.0) -> bool:
+    """Stop the broker `start` launched; True if one was running."""
+    pid = running_pid(s)
+    if pid is None:
+        s.pid_file.unlink(missing_ok=True)
+        return False
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and running_pid(s) is not None:
+        time.sleep(0.2)
+        _reap(pid)
+    if running_pid(s) is not None:
+        os.killpg(pid, signal.SIGKILL)
+        _reap(pid)
+    s.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the broker is our own child (otherwise it is not ours to reap)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return
+
+
+def wipe(s: StackSettings) -> None:
+    """Remove the broker's data and logs (the stack must be down)."""
+    if running_pid(s) is not None:
+        raise StackError("refusing to wipe a running stack; run `roadwatch stack down` first")
+    if s.home.exists():
+        shutil.rmtree(s.home)

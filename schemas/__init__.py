@@ -1,0 +1,34 @@
+"""The shared contract: one typed model per record on every topic, and the Iceberg table schemas.
+
+Evolution rule: within a version (`*.v1`, `schema_version == 1`) changes are additive only: new optional
+fields with defaults. Renaming, removing or retyping a field needs a new topic version (`*.v2`).
+Nothing here imports a model runtime or a Kafka client.
+"""
+
+from schemas.records import (
+    RECORD_TYPES,
+    DeadLetter,
+    Detection,
+    DetectionResult,
+    EscalationRequest,
+    ImageEvent,
+    ModelRef,
+    SourceState,
+    Thresholds,
+    TierOpinion,
+    Verdict,
+)
+
+__all__ = [
+    "RECORD_TYPES",
+    "DeadLetter",
+    "Detection",
+    "DetectionResult",
+    "EscalationRequest",
+    "ImageEvent",
+    "ModelRef",
+    "SourceState",
+    "Thresholds",
+    "TierOpinion",
+    "Verdict",
+]

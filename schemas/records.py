@@ -1,0 +1,176 @@
+"""Typed records for every topic. Each carries `event_id`, `source_id`, `captured_at` and `schema_version`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+Tier = Literal["detector", "fast", "power", "precision"]
+Decision = Literal["roadwork", "clear", "escalate"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Record(BaseModel):
+    """Fields every record shares. Unknown fields are rejected so producers cannot drift silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(min_length=1, max_length=128)
+    source_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    captured_at: AwareDatetime
+
+
+class ImageEvent(Record):
+    """An image to analyse, by reference (`image_uri`) or inline (`image_b64`, small images only)."""
+
+    image_uri: str | None = Field(default=None, max_length=4096)
+    image_b64: str | None = None
+    image_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content_type: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    size_bytes: int = Field(gt=0)
+    produced_at: AwareDatetime
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class ModelRef(BaseModel):
+    """Which model produced something: name, version and the sha256 of its weights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+    weights_sha256: str
+
+
+class Detection(BaseModel):
+    """One box, normalised to [0, 1] image coordinates (x1, y1 top-left; x2, y2 bottom-right)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str
+    class_id: int = Field(ge=0)
+    confidence: float = Field(ge=0.0, le=1.0)
+    x1: float = Field(ge=0.0, le=1.0)
+    y1: float = Field(ge=0.0, le=1.0)
+    x2: float = Field(ge=0.0, le=1.0)
+    y2: float = Field(ge=0.0, le=1.0)
+    model: str
+
+
+class DetectionResult(Record):
+    """The detector's output for one image: boxes, roadwork score and the decision it took."""
+
+    image_uri: str | None = None
+    image_sha256: str
+    detections: list[Detection]
+    roadwork_score: float = Field(ge=0.0, le=1.0)
+    decision: Decision
+    band_low: float = Field(ge=0.0, le=1.0)
+    band_high: float = Field(ge=0.0, le=1.0)
+    models: list[ModelRef]
+    decode_ms: float = Field(ge=0.0)
+    inference_ms: float = Field(ge=0.0)
+    detected_at: AwareDatetime
+
+
+class TierOpinion(BaseModel):
+    """What one tier said (or failed to say) about an image."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tier: Tier
+    backend: str
+    model: str
+    prompt_version: str
+    outcome: Literal["answered", "unparseable", "failed", "skipped"]
+    roadwork: bool | None = None
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[str] = Field(default_factory=list)
+    latency_ms: float = Field(ge=0.0)
+    error: str | None = None
+
+
+class EscalationRequest(Record):
+    """Work for a VLM tier: the image reference plus every opinion gathered so far."""
+
+    image_uri: str | None = None
+    image_b64: str | None = None
+    image_sha256: str
+    target_tier: Literal["fast", "power", "precision"]
+    detector_score: float = Field(ge=0.0, le=1.0)
+    detections: list[Detection]
+    opinions: list[TierOpinion] = Field(default_factory=list)
+    degraded_reasons: list[str] = Field(default_factory=list)
+    requested_at: AwareDatetime
+
+
+class Verdict(Record):
+    """The final decision for one image and how it was reached."""
+
+    roadwork: bool
+    confidence: float = Field(ge=0.0, le=1.0)
+    decided_by: Tier
+    tier_path: list[Tier]
+    opinions: list[TierOpinion] = Field(default_factory=list)
+    detector_score: float = Field(ge=0.0, le=1.0)
+    degraded: bool = False
+    degraded_reason: str | None = None
+    decided_at: AwareDatetime
+
+
+class SourceState(Record):
+    """Per-source rolling state from the Flink job; `event_id` is the last event folded in."""
+
+    events: int = Field(ge=0)
+    ewma_confidence: float = Field(ge=0.0, le=1.0)
+    escalation_rate: float = Field(ge=0.0, le=1.0)
+    roadwork_rate: float = Field(ge=0.0, le=1.0)
+    disagreement_rate: float = Field(ge=0.0, le=1.0)
+    degraded_count: int = Field(ge=0)
+    tier_counts: dict[str, int] = Field(default_factory=dict)
+    roadwork_active: bool
+    alert: Literal["roadwork_started", "roadwork_cleared"] | None = None
+    updated_at: AwareDatetime
+
+
+class Thresholds(Record):
+    """Per-source escalation band (compacted topic, key = source_id)."""
+
+    low: float = Field(ge=0.0, le=1.0)
+    high: float = Field(ge=0.0, le=1.0)
+    evidence: int = Field(ge=0)
+    updated_at: AwareDatetime
+
+
+class DeadLetter(Record):
+    """A record a service could not process, with the original bytes and where it came from."""
+
+    service: str
+    reason: str
+    detail: str
+    source_topic: str
+    partition: int
+    offset: int
+    original_key_b64: str | None = None
+    original_value_b64: str
+    failed_at: AwareDatetime
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "ImageEvent": ImageEvent,
+    "DetectionResult": DetectionResult,
+    "EscalationRequest": EscalationRequest,
+    "Verdict": Verdict,
+    "SourceState": SourceState,
+    "Thresholds": Thresholds,
+    "DeadLetter": DeadLetter,
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up roadwatch on a fresh machine: the main virtualenv (.venv) and the Flink one (.venv-flink).
+# Idempotent: a second run only checks. Needs Python 3.11+, Java 17+ and Maven (for the Kafka jars).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ needed" >&2; exit 1; }
+command -v java >/dev/null || { echo "Java 17+ needed (the local Kafka broker runs on it)" >&2; exit 1; }
+command -v mvn >/dev/null || { echo "Maven needed once (resolves the Kafka jars from Maven Central)" >&2; exit 1; }
+
+if [ ! -x .venv/bin/uv ]; then
+  "$PY" -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check uv
+fi
+.venv/bin/uv pip install -q -p .venv/bin/python -e ".[dev]"
+
+if [ "${ROADWATCH_SKIP_FLINK:-0}" != "1" ]; then
+  [ -x .venv-flink/bin/python ] || .venv/bin/uv venv -q -p "$PY" .venv-flink
+  .venv/bin/uv pip install -q -p .venv-flink/bin/python -r flink_jobs/requirements.txt
+fi
+echo "roadwatch set up: .venv$( [ "${ROADWATCH_SKIP_FLINK:-0}" = 1 ] || echo ' and .venv-flink')"

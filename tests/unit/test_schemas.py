@@ -1,0 +1,97 @@
+import json
+from datetime import UTC, datetime
+
+import jsonschema
+import pytest
+from pydantic import ValidationError
+
+from schemas import RECORD_TYPES, DeadLetter, ImageEvent, Verdict
+from schemas.export import JSON_DIR, json_schema
+from schemas.tables import TABLES, table_def
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SHA = "a" * 64
+
+
+def sample_records() -> list[object]:
+    return [
+        ImageEvent(
+            event_id="e1",
+            source_id="cam-1",
+            captured_at=NOW,
+            image_uri="file:///x.jpg",
+            image_sha256=SHA,
+            content_type="image/jpeg",
+            width=10,
+            height=10,
+            size_bytes=100,
+            produced_at=NOW,
+        ),
+        Verdict(
+            event_id="e1",
+            source_id="cam-1",
+            captured_at=NOW,
+            roadwork=True,
+            confidence=0.9,
+            decided_by="detector",
+            tier_path=["detector"],
+            detector_score=0.9,
+            decided_at=NOW,
+        ),
+        DeadLetter(
+            event_id="e2",
+            source_id="unknown",
+            captured_at=NOW,
+            service="detector",
+            reason="undecodable",
+            detail="x",
+            source_topic="images.v1",
+            partition=0,
+            offset=5,
+            original_value_b64="AA==",
+            failed_at=NOW,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(RECORD_TYPES))
+def test_committed_json_schema_matches_the_model(name: str) -> None:
+    committed = json.loads((JSON_DIR / f"{name}.v1.schema.json").read_text())
+    assert committed == json_schema(name), "run `python -m schemas.export` and commit the result"
+
+
+@pytest.mark.parametrize("record", sample_records(), ids=lambda r: type(r).__name__)
+def test_model_output_validates_against_the_json_schema(record: ImageEvent) -> None:
+    schema = json.loads((JSON_DIR / f"{type(record).__name__}.v1.schema.json").read_text())
+    jsonschema.validate(json.loads(record.model_dump_json()), schema)
+
+
+def test_json_schema_rejects_what_the_model_rejects() -> None:
+    schema = json.loads((JSON_DIR / "ImageEvent.v1.schema.json").read_text())
+    bad = json.loads(sample_records()[0].model_dump_json()) | {"image_sha256": "not-a-hash"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+    with pytest.raises(ValidationError):
+        ImageEvent.model_validate(bad)
+
+
+def test_every_record_carries_the_common_fields() -> None:
+    for model in RECORD_TYPES.values():
+        assert {"event_id", "source_id", "captured_at", "schema_version"} <= set(model.model_fields)
+
+
+def test_naive_timestamps_and_unknown_fields_are_rejected() -> None:
+    data = json.loads(sample_records()[0].model_dump_json())
+    with pytest.raises(ValidationError):
+        ImageEvent.model_validate(data | {"captured_at": "2026-11-27T12:00:00"})
+    with pytest.raises(ValidationError):
+        ImageEvent.model_validate(data | {"surprise": 1})
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_tables_are_declared_with_day_partitions_and_kafka_coordinates(name: str) -> None:
+    d = table_def(name)
+    names = {f.name for f in d.schema.fields}
+    assert {"event_id", "source_id", "captured_at", "kafka_topic", "kafka_partition", "kafka_offset"} <= names
+    assert [f.transform.__class__.__name__ for f in d.partition_spec.fields] == ["DayTransform"]
+    assert table_def(name).schema == d.schema  # field ids are stable
