@@ -18,7 +18,7 @@ DEFAULT_DATA = Path("../shared/datasets")
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="start the local stack and stream the shared images through it")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding vtti-workzone/ and tracon/")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="holds vtti-workzone/, tracon/")
     p.set_defaults(handler=_demo)
 
 

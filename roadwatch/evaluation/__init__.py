@@ -1,0 +1,1 @@
+"""`roadwatch eval`: accuracy and cost of the configured cascade on a labelled YOLO-format dataset."""

@@ -1,0 +1,178 @@
+"""The consume → process → produce loop with one Kafka transaction per batch, offsets included.
+
+The processor is pure with respect to Kafka: it gets a batch of raw records and returns the records to
+publish (dead letters included). The loop begins a transaction, produces them, adds the batch's offsets,
+and commits; an abortable failure aborts and rewinds to the batch start, so nothing is lost or doubled for
+`read_committed` readers. Fatal errors (e.g. a fenced producer) raise: the process is restarted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from prometheus_client import Counter, Gauge, Histogram
+
+from roadwatch.kafka.deadletter import RawRecord
+from roadwatch.logs import ctx
+
+log = logging.getLogger(__name__)
+
+BATCHES = Counter("roadwatch_batches_total", "Transactions committed", ["service"])
+ABORTS = Counter("roadwatch_transactions_aborted_total", "Transactions aborted and rewound", ["service"])
+BATCH_SIZE = Histogram(
+    "roadwatch_batch_size", "Records per batch", ["service"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+)
+COMMIT_SECONDS = Histogram("roadwatch_commit_seconds", "Transaction commit latency", ["service"])
+LAG = Gauge("roadwatch_consumer_lag", "Records behind the high watermark", ["service", "topic", "partition"])
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+Processor = Callable[[list[RawRecord]], list[Output]]
+
+
+def raw(msg: Message) -> RawRecord:
+    ts_type, ts = msg.timestamp()
+    return RawRecord(
+        msg.topic() or "",
+        msg.partition() or 0,
+        msg.offset() or 0,
+        msg.key(),
+        msg.value(),
+        ts if ts_type else None,
+    )
+
+
+def batch_offsets(batch: list[RawRecord]) -> list[TopicPartition]:
+    """The next offset to read for every partition in `batch`."""
+    nxt: dict[tuple[str, int], int] = {}
+    for r in batch:
+        nxt[(r.topic, r.partition)] = max(nxt.get((r.topic, r.partition), 0), r.offset + 1)
+    return [TopicPartition(t, p, o) for (t, p), o in sorted(nxt.items())]
+
+
+class TransactionalLoop:
+    """Runs `processor` over batches from `topics` until `stop` is set."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: Consumer,
+        producer: Producer,
+        topics: list[str],
+        processor: Processor,
+        batch_size: int,
+        batch_timeout_s: float,
+        idle: Callable[[], None] | None = None,
+    ) -> None:
+        self.service = service
+        self._consumer, self._producer = consumer, producer
+        self._topics, self._processor = topics, processor
+        self._batch_size, self._timeout = batch_size, batch_timeout_s
+        self._idle = idle
+        self._last_lag = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        self._consumer.subscribe(self._topics, on_revoke=self._on_revoke)
+        try:
+            while not stop.is_set():
+                self.step()
+        finally:
+            self._consumer.close()
+
+    def step(self) -> int:
+        """Consume one batch and publish its outputs in one transaction; returns the records handled."""
+        if self._idle:
+            self._idle()
+        msgs = self._consumer.consume(self._batch_size, self._timeout)
+        batch = []
+        for m in msgs:
+            err = m.error()
+            if err is None:
+                batch.append(raw(m))
+            elif err.fatal():
+                raise KafkaException(err)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", err, extra=ctx(service=self.service))
+        self._report_lag()
+        if not batch:
+            return 0
+        self._publish(batch, self._processor(batch))
+        return len(batch)
+
+    def _publish(self, batch: list[RawRecord], outputs: list[Output]) -> None:
+        started = time.perf_counter()
+        try:
+            self._producer.begin_transaction()
+            for out in outputs:
+                self._produce(out)
+            self._producer.send_offsets_to_transaction(
+                batch_offsets(batch), self._consumer.consumer_group_metadata(), 30
+            )
+            self._producer.commit_transaction(60)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not err.txn_requires_abort():
+                raise
+            log.warning(
+                "transaction aborted, rewinding %d records: %s",
+                len(batch),
+                err,
+                extra=ctx(service=self.service),
+            )
+            self._producer.abort_transaction(30)
+            ABORTS.labels(self.service).inc()
+            self._rewind(batch)
+            return
+        COMMIT_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+        BATCHES.labels(self.service).inc()
+        BATCH_SIZE.labels(self.service).observe(len(batch))
+
+    def _produce(self, out: Output) -> None:
+        while True:
+            try:
+                self._producer.produce(out.topic, key=out.key, value=out.value)
+                return
+            except BufferError:
+                self._producer.poll(0.05)
+
+    def _rewind(self, batch: list[RawRecord]) -> None:
+        """Seek back to the first record of the batch on every partition still assigned to us."""
+        first: dict[tuple[str, int], int] = {}
+        for r in batch:
+            first[(r.topic, r.partition)] = min(first.get((r.topic, r.partition), r.offset), r.offset)
+        assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        for (topic, partition), offset in first.items():
+            if (topic, partition) in assigned:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info(
+            "partitions revoked: %s",
+            [(p.topic, p.partition) for p in partitions],
+            extra=ctx(service=self.service),
+        )
+
+    def _report_lag(self, every_s: float = 5.0) -> None:
+        now = time.monotonic()
+        if now - self._last_lag < every_s:
+            return
+        self._last_lag = now
+        assignment = self._consumer.assignment()
+        if not assignment:
+            return
+        for tp in self._consumer.position(assignment):
+            _, high = self._consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+            if tp.offset >= 0:
+                LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))

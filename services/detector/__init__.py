@@ -1,0 +1,1 @@
+"""The detector service: batched YOLO / RT-DETR inference, roadwork scoring, escalation, exactly-once."""

@@ -1,0 +1,1 @@
+"""Model engines behind one interface; converters to the canonical `Detection` live with each engine."""

@@ -1,0 +1,18 @@
+"""Prometheus metrics of the detector."""
+
+from prometheus_client import Counter, Histogram
+
+IMAGES = Counter("roadwatch_detector_images_total", "Images processed", ["decision"])
+DEAD_LETTERS = Counter(
+    "roadwatch_dead_letters_total", "Records sent to a dead-letter topic", ["service", "reason"]
+)
+INFERENCE = Histogram(
+    "roadwatch_detector_inference_seconds",
+    "Model inference time per image",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+)
+END_TO_END = Histogram(
+    "roadwatch_detector_end_to_end_seconds",
+    "Capture-to-decision latency",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+)

@@ -1,0 +1,104 @@
+"""Roadwork scoring and the two-band decision (pure).
+
+Each box is evidence of one kind (cone, barrier, drum, sign, arrow board, worker, work vehicle) with a
+weight for how strongly that kind implies roadwork. The score combines kinds by noisy-OR over the strongest
+box of each kind: `1 - prod_k (1 - max_box_in_k(weight_k * confidence))`. More cones do not add up; a cone
+and a worker do. COCO labels are weak, indirect evidence (person → worker, truck → work vehicle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from schemas import Detection
+
+# label (lower-case, spaces/dashes as underscores) → (evidence kind, weight)
+DEFAULT_PROFILE: dict[str, tuple[str, float]] = {
+    "traffic_cone": ("cone", 1.0),
+    "cone": ("cone", 1.0),
+    "barrier": ("barrier", 0.9),
+    "barricade": ("barrier", 0.9),
+    "jersey_barrier": ("barrier", 0.8),
+    "drum": ("drum", 0.95),
+    "tubular_marker": ("drum", 0.8),
+    "roadwork_sign": ("sign", 0.9),
+    "work_zone_sign": ("sign", 0.9),
+    "arrow_board": ("arrow_board", 0.95),
+    "worker": ("worker", 0.8),
+    "work_vehicle": ("work_vehicle", 0.8),
+    # COCO: indirect evidence only
+    "person": ("worker", 0.3),
+    "truck": ("work_vehicle", 0.25),
+    "stop_sign": ("sign", 0.3),
+}
+
+
+def normalise_label(label: str) -> str:
+    return label.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def evidence(detections: Iterable[Detection], profile: Mapping[str, tuple[str, float]]) -> dict[str, float]:
+    """Strongest weighted evidence per kind."""
+    best: dict[str, float] = {}
+    for d in detections:
+        entry = profile.get(normalise_label(d.label))
+        if entry is None:
+            continue
+        kind, weight = entry
+        best[kind] = max(best.get(kind, 0.0), weight * d.confidence)
+    return best
+
+
+def roadwork_score(
+    detections: Iterable[Detection], profile: Mapping[str, tuple[str, float]] = DEFAULT_PROFILE
+) -> float:
+    """Noisy-OR of the per-kind evidence, in [0, 1]."""
+    clear = 1.0
+    for value in evidence(detections, profile).values():
+        clear *= 1.0 - min(1.0, value)
+    return round(1.0 - clear, 6)
+
+
+@dataclass(frozen=True)
+class Band:
+    """Escalation band: below `low` → clear, at or above `high` → roadwork, in between → escalate."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low <= self.high <= 1.0:
+            raise ValueError(f"band needs 0 <= low <= high <= 1, got low={self.low} high={self.high}")
+
+    def decide(self, score: float) -> str:
+        if score >= self.high:
+            return "roadwork"
+        if score < self.low:
+            return "clear"
+        return "escalate"
+
+    def fallback(self, score: float) -> bool:
+        """Detection-only answer for an image in the band (when no tier can take it): the band's midpoint."""
+        return score >= (self.low + self.high) / 2
+
+
+class BandBook:
+    """Default band plus per-source overrides read from `thresholds.v1` (latest record per source wins)."""
+
+    def __init__(self, default: Band) -> None:
+        self.default = default
+        self._by_source: dict[str, Band] = {}
+
+    def update(self, source_id: str, band: Band | None) -> None:
+        """Set a source's band; None (a tombstone) returns it to the default."""
+        if band is None:
+            self._by_source.pop(source_id, None)
+        else:
+            self._by_source[source_id] = band
+
+    def for_source(self, source_id: str) -> Band:
+        return self._by_source.get(source_id, self.default)
+
+    def __len__(self) -> int:
+        return len(self._by_source)

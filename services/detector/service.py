@@ -1,0 +1,60 @@
+"""Wire the detector: settings → engines → warm-up → readiness → transactional loop over `images.v1`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from roadwatch.kafka.clients import consumer, transactional_producer
+from roadwatch.kafka.txloop import TransactionalLoop
+from roadwatch.observability import Health, serve
+from roadwatch.settings import KafkaSettings
+from services.detector.engines.base import Engine
+from services.detector.engines.factory import build_engine
+from services.detector.pipeline import SERVICE, DetectorPipeline
+from services.detector.scoring import Band, BandBook
+from services.detector.settings import DetectorSettings
+from services.detector.thresholds import ThresholdsReader
+
+log = logging.getLogger(__name__)
+
+
+def build_pipeline(settings: DetectorSettings, bands: BandBook | None = None) -> DetectorPipeline:
+    engines: list[Engine] = [build_engine(spec, settings.models_dir) for spec in settings.models]
+    return DetectorPipeline(settings, engines, bands or BandBook(Band(settings.band_low, settings.band_high)))
+
+
+def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
+    """Warm up, report ready, then consume until `stop` is set."""
+    health = Health(SERVICE)
+    server = serve(health, settings.metrics_port)
+    bands = BandBook(Band(settings.band_low, settings.band_high))
+    pipeline = build_pipeline(settings, bands)
+    pipeline.warm_up(settings.warmup_runs)
+    reader = ThresholdsReader(kafka, settings.thresholds_topic, bands)
+    reader.poll()
+    loop = TransactionalLoop(
+        service=SERVICE,
+        consumer=consumer(kafka, settings.group_id),
+        producer=transactional_producer(kafka, settings.transactional_id),
+        topics=[settings.input_topic],
+        processor=pipeline,
+        batch_size=settings.batch_size,
+        batch_timeout_s=settings.batch_timeout_ms / 1000,
+        idle=reader.refresh,
+    )
+    health.set_ready()
+    log.info(
+        "detector ready: %d model(s), %d per-source bands",
+        len(settings.models),
+        len(bands),
+        extra={"service": SERVICE, "topic": settings.input_topic},
+    )
+    try:
+        loop.run(stop)
+    finally:
+        health.set_ready(False)
+        reader.close()
+        pipeline.close()
+        if server is not None:
+            server.shutdown()

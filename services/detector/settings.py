@@ -1,0 +1,77 @@
+"""Detector settings (`ROADWATCH_DETECTOR_*`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from roadwatch.images.fetch import FetchPolicy
+from roadwatch.images.inspect import ImageLimits
+from roadwatch.kafka.topics import DETECTIONS, IMAGES, THRESHOLDS, VERDICTS, escalations
+from roadwatch.settings import ComponentSettings
+
+
+class ModelSpec(BaseModel):
+    """One model: a file (relative to `models_dir`) or an Ultralytics name, and how to run it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    engine: Literal["auto", "onnx", "litert", "ultralytics", "rfdetr"] = "auto"
+    imgsz: int | None = Field(None, gt=0)
+    conf: float = Field(0.05, ge=0.0, le=1.0)
+
+
+CONE_MODEL = ModelSpec(path="roadwork-cone-yolov5n-640.onnx", imgsz=320)
+FAST_ESCALATIONS = escalations("fast")
+
+
+class DetectorSettings(ComponentSettings):
+    section: ClassVar[str] = "detector"
+    model_config = SettingsConfigDict(env_prefix="ROADWATCH_DETECTOR_", frozen=True, extra="forbid")
+
+    models: list[ModelSpec] = Field(default_factory=lambda: [CONE_MODEL])
+    models_dir: Path = Path("../shared/models")
+    band_low: float = Field(0.15, ge=0.0, le=1.0)
+    band_high: float = Field(0.45, ge=0.0, le=1.0)
+    input_topic: str = IMAGES
+    detections_topic: str = DETECTIONS
+    verdicts_topic: str = VERDICTS
+    escalation_topic: str = FAST_ESCALATIONS
+    thresholds_topic: str = THRESHOLDS
+    group_id: str = "roadwatch-detector"
+    instance_id: str = "0"
+    batch_size: int = Field(16, ge=1)
+    batch_timeout_ms: int = Field(200, ge=1)
+    decode_workers: int = Field(2, ge=1)
+    warmup_runs: int = Field(2, ge=0)
+    max_pixels: int = Field(40_000_000, gt=0)
+    max_bytes: int = Field(25 * 1024 * 1024, gt=0)
+    allowed_file_roots: list[Path] = Field(default_factory=list)
+    allowed_http_hosts: list[str] = Field(default_factory=list)
+    allowed_s3_buckets: list[str] = Field(default_factory=list)
+    metrics_port: int = Field(9101, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _band_ordered(self) -> DetectorSettings:
+        if self.band_low > self.band_high:
+            raise ValueError(f"band_low {self.band_low} > band_high {self.band_high}")
+        return self
+
+    @property
+    def transactional_id(self) -> str:
+        return f"{self.group_id}-{self.instance_id}"
+
+    def limits(self) -> ImageLimits:
+        return ImageLimits(self.max_bytes, self.max_pixels)
+
+    def fetch_policy(self) -> FetchPolicy:
+        return FetchPolicy(
+            tuple(self.allowed_file_roots),
+            frozenset(self.allowed_http_hosts),
+            frozenset(self.allowed_s3_buckets),
+            self.max_bytes,
+        )

@@ -1,0 +1,71 @@
+"""Keeps a BandBook current from the compacted `thresholds.v1` topic (read from the beginning, no group)."""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import Consumer, KafkaError
+
+from roadwatch.errors import InvalidInputError
+from roadwatch.kafka.codec import decode
+from roadwatch.logs import ctx
+from roadwatch.settings import KafkaSettings
+from schemas import Thresholds
+from services.detector.scoring import Band, BandBook
+
+log = logging.getLogger(__name__)
+
+
+class ThresholdsReader:
+    """Polls `thresholds.v1` without blocking; call `poll()` between batches."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, book: BandBook) -> None:
+        self._book = book
+        self._consumer = Consumer(
+            kafka.client_config(
+                **{
+                    "group.id": "roadwatch-thresholds-reader",
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "isolation.level": "read_committed",
+                }
+            )
+        )
+        md = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+        from confluent_kafka import TopicPartition
+
+        parts = list(md.partitions) if md and md.partitions else []
+        self._consumer.assign([TopicPartition(topic, p, -2) for p in parts])  # -2 = beginning
+
+    def refresh(self) -> None:
+        """Apply whatever updates arrived since the last call (the detector calls it between batches)."""
+        self.poll()
+
+    def poll(self, max_records: int = 500) -> int:
+        """Apply up to `max_records` threshold updates; returns how many were applied."""
+        applied = 0
+        for msg in self._consumer.consume(max_records, 0):
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("thresholds consumer error: %s", err)
+                continue
+            source = (msg.key() or b"").decode()
+            if msg.value() is None:
+                self._book.update(source, None)
+                applied += 1
+                continue
+            try:
+                t = decode(Thresholds, msg.value())
+                self._book.update(t.source_id, Band(t.low, t.high))
+                applied += 1
+            except (InvalidInputError, ValueError) as exc:
+                log.warning(
+                    "ignoring invalid thresholds record: %s",
+                    exc,
+                    extra=ctx(topic=msg.topic(), partition=msg.partition(), offset=msg.offset()),
+                )
+        return applied
+
+    def close(self) -> None:
+        self._consumer.close()
