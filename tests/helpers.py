@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from confluent_kafka import Consumer, Message
 
@@ -26,3 +27,48 @@ def consume_all(
             raise AssertionError(f"consumer error: {msg.error()}")
         out.append(msg)
     return out
+
+
+def read_committed(
+    kafka_bootstrap: str, topic: str, *, idle_s: float = 3.0, timeout_s: float = 120.0
+) -> list[Message]:
+    """Every committed record of `topic` from the beginning, read until `idle_s` passes with nothing new."""
+    import uuid
+
+    from confluent_kafka import Consumer
+
+    c = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": f"read-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+        }
+    )
+    c.subscribe([topic])
+    out: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    last = time.monotonic()
+    try:
+        while time.monotonic() < deadline and time.monotonic() - last < idle_s:
+            msg = c.poll(0.2)
+            if msg is None or (msg.error() and msg.error().code() == -191):  # partition EOF
+                continue
+            if msg.error():
+                raise AssertionError(f"consumer error: {msg.error()}")
+            out.append(msg)
+            last = time.monotonic()
+    finally:
+        c.close()
+    return out
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5) -> None:
+    """Poll `predicate` until true or fail the test with `what`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")

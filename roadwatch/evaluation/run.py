@@ -29,19 +29,32 @@ class EvalResult:
     def as_dict(self) -> dict[str, Any]:
         c = self.confusion
         return {
-            "images": c.total, "accuracy": round(c.accuracy, 4), "precision": round(c.precision, 4),
-            "recall": round(c.recall, 4), "mcc": round(c.mcc, 4),
+            "images": c.total,
+            "accuracy": round(c.accuracy, 4),
+            "precision": round(c.precision, 4),
+            "recall": round(c.recall, 4),
+            "mcc": round(c.mcc, 4),
             "escalation_rate": round(self.escalated / c.total, 4) if c.total else 0.0,
             "images_per_s": round(c.total / self.seconds, 2) if self.seconds else 0.0,
-            "decided_by": self.decided_by, "tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn,
+            "decided_by": self.decided_by,
+            "tp": c.tp,
+            "fp": c.fp,
+            "tn": c.tn,
+            "fn": c.fn,
         }
 
 
-def evaluate(samples: list[Sample], detector: DetectorPipeline, band: Band,
-             escalator: Escalator | None = None, progress: Callable[[int], None] | None = None) -> EvalResult:
+def evaluate(
+    samples: list[Sample],
+    detector: DetectorPipeline,
+    band: Band,
+    escalator: Escalator | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EvalResult:
     """Detector first; an escalated image goes to `escalator` (the VLM tiers) or, without one, to the
     detection-only fallback (the band's midpoint)."""
-    predicted, escalated, decided_by = [], 0, {}
+    predicted: list[bool] = []
+    escalated, decided_by = 0, dict[str, int]()
     started = time.perf_counter()
     for sample in samples:
         pixels = decode_rgb(sample.path.read_bytes(), ImageLimits())
@@ -49,7 +62,9 @@ def evaluate(samples: list[Sample], detector: DetectorPipeline, band: Band,
         decision = band.decide(score)
         if decision == "escalate":
             escalated += 1
-            roadwork, tier = escalator(pixels, score, sample) if escalator else (band.fallback(score), "detector")
+            roadwork, tier = (
+                escalator(pixels, score, sample) if escalator else (band.fallback(score), "detector")
+            )
         else:
             roadwork, tier = decision == "roadwork", "detector"
         decided_by[tier] = decided_by.get(tier, 0) + 1

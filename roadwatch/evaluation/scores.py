@@ -17,8 +17,10 @@ class Confusion:
     def of(cls, truth: list[bool], predicted: list[bool]) -> Confusion:
         pairs = list(zip(truth, predicted, strict=True))
         return cls(
-            tp=sum(t and p for t, p in pairs), fp=sum(p and not t for t, p in pairs),
-            tn=sum(not t and not p for t, p in pairs), fn=sum(t and not p for t, p in pairs),
+            tp=sum(t and p for t, p in pairs),
+            fp=sum(p and not t for t, p in pairs),
+            tn=sum(not t and not p for t, p in pairs),
+            fn=sum(t and not p for t, p in pairs),
         )
 
     @property
@@ -40,5 +42,7 @@ class Confusion:
     @property
     def mcc(self) -> float:
         """Matthews correlation coefficient; 0.0 when any margin is empty."""
-        denom = math.sqrt((self.tp + self.fp) * (self.tp + self.fn) * (self.tn + self.fp) * (self.tn + self.fn))
+        denom = math.sqrt(
+            (self.tp + self.fp) * (self.tp + self.fn) * (self.tn + self.fp) * (self.tn + self.fn)
+        )
         return (self.tp * self.tn - self.fp * self.fn) / denom if denom else 0.0

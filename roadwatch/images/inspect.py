@@ -38,12 +38,12 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidInputError("too_many_pixels", f"decompression bomb: {exc}") from exc
+    except UnidentifiedImageError as exc:
         raise InvalidInputError("not_an_image", f"content is not a recognised image ({exc})") from exc
+    except OSError as exc:  # the header itself is cut short
+        raise InvalidInputError("truncated", f"image header is truncated ({exc})") from exc
     if img.format not in ALLOWED_FORMATS:
         raise InvalidInputError(
             "unsupported_format", f"format {img.format} is not one of {sorted(ALLOWED_FORMATS)}"

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 def build_pipeline(settings: DetectorSettings, bands: BandBook | None = None) -> DetectorPipeline:
     engines: list[Engine] = [build_engine(spec, settings.models_dir) for spec in settings.models]
-    return DetectorPipeline(settings, engines, bands or BandBook(Band(settings.band_low, settings.band_high)))
+    book = bands if bands is not None else BandBook(Band(settings.band_low, settings.band_high))
+    return DetectorPipeline(settings, engines, book)
 
 
 def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
@@ -32,7 +33,7 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
     pipeline = build_pipeline(settings, bands)
     pipeline.warm_up(settings.warmup_runs)
     reader = ThresholdsReader(kafka, settings.thresholds_topic, bands)
-    reader.poll()
+    reader.catch_up()
     loop = TransactionalLoop(
         service=SERVICE,
         consumer=consumer(kafka, settings.group_id),

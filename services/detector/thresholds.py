@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from roadwatch.errors import InvalidInputError
+from roadwatch.errors import InvalidInputError, StackError
 from roadwatch.kafka.codec import decode
 from roadwatch.logs import ctx
 from roadwatch.settings import KafkaSettings
@@ -32,19 +33,31 @@ class ThresholdsReader:
             )
         )
         md = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
-        from confluent_kafka import TopicPartition
-
         parts = list(md.partitions) if md and md.partitions else []
-        self._consumer.assign([TopicPartition(topic, p, -2) for p in parts])  # -2 = beginning
+        self._partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts]
+        self._consumer.assign(self._partitions)
+
+    def catch_up(self, timeout_s: float = 30.0) -> int:
+        """Read everything already on the topic (start-up), so the first batch sees every band."""
+        targets = {
+            tp.partition: self._consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in self._partitions
+        }
+        deadline, applied = time.monotonic() + timeout_s, 0
+        while time.monotonic() < deadline:
+            positions = {tp.partition: tp.offset for tp in self._consumer.position(self._partitions)}
+            if all(positions[p] >= high for p, high in targets.items() if high > 0):
+                return applied
+            applied += self.poll(timeout_s=0.2)
+        raise StackError(f"could not read {len(targets)} thresholds partitions to the end in {timeout_s}s")
 
     def refresh(self) -> None:
         """Apply whatever updates arrived since the last call (the detector calls it between batches)."""
         self.poll()
 
-    def poll(self, max_records: int = 500) -> int:
+    def poll(self, max_records: int = 500, timeout_s: float = 0.0) -> int:
         """Apply up to `max_records` threshold updates; returns how many were applied."""
         applied = 0
-        for msg in self._consumer.consume(max_records, 0):
+        for msg in self._consumer.consume(max_records, timeout_s):
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
