@@ -18,7 +18,7 @@ from typing import Any
 from roadwatch.bench.common import fresh_topic
 from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.producer.api import produce, send
-from roadwatch.producer.inputs import expand
+from roadwatch.producer.inputs import local_paths
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 
@@ -44,10 +44,9 @@ def _bare(kafka: KafkaSettings, topic: str, files: list[Path], source: str) -> f
 def run(kafka: KafkaSettings, dataset: str, events: int, rounds_of_each: int = 3) -> dict[str, Any]:
     """Send `events` images (the dataset repeated) through both producers, alternating, `rounds_of_each`
     times; returns the medians and their ratio."""
-    uris = expand([dataset])
-    if not uris:
+    paths = local_paths([dataset])
+    if not paths:
         raise ValueError(f"no images under {dataset}")
-    paths = [Path(u.removeprefix("file://")) for u in uris]
     rounds = -(-events // len(paths))
     files = (paths * rounds)[:events]
     bare_topic, rw_topic = fresh_topic(kafka, "produce-bare"), fresh_topic(kafka, "produce-rw")

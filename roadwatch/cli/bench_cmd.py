@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from roadwatch.settings import kafka_settings_from_env
@@ -21,7 +22,17 @@ def _produce(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"produce": _produce}
+def _detector(args: argparse.Namespace) -> dict[str, Any]:
+    from roadwatch.bench import detector
+
+    dataset = args.dataset or f"{SHARED}/datasets/tracon/images/val"
+    return detector.run(kafka_settings_from_env(), dataset, Path(f"{SHARED}/models").resolve())
+
+
+BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "produce": _produce,
+    "detector": _detector,
+}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -75,16 +75,17 @@ class TransactionalLoop:
         batch_size: int,
         batch_timeout_s: float,
         idle: Callable[[], None] | None = None,
+        on_assigned: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self._consumer, self._producer = consumer, producer
         self._topics, self._processor = topics, processor
         self._batch_size, self._timeout = batch_size, batch_timeout_s
-        self._idle = idle
+        self._idle, self._on_assigned = idle, on_assigned
         self._last_lag = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        self._consumer.subscribe(self._topics, on_revoke=self._on_revoke)
+        self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
                 self.step()
@@ -156,6 +157,15 @@ class TransactionalLoop:
         for (topic, partition), offset in first.items():
             if (topic, partition) in assigned:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info(
+            "partitions assigned: %s",
+            [(p.topic, p.partition) for p in partitions],
+            extra=ctx(service=self.service),
+        )
+        if self._on_assigned is not None:
+            self._on_assigned()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info(

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, unquote, urlparse
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 URI_SCHEMES = {"http", "https", "s3", "file"}
+
+
+def file_uri(path: str | Path) -> str:
+    """`file://` URI of a local path, made absolute (percent-encoded like `Path.as_uri`)."""
+    return "file://" + quote(os.path.abspath(path))  # noqa: PTH100 - per-image hot path; pathlib costs more
 
 
 def expand(items: list[str]) -> list[str]:
@@ -17,14 +23,16 @@ def expand(items: list[str]) -> list[str]:
     for item in items:
         if urlparse(item).scheme in URI_SCHEMES:
             uris.append(item)
-            continue
-        path = Path(item)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            uris.extend(p.absolute().as_uri() for p in files)
+        elif os.path.isdir(item):  # noqa: PTH112 - per-input hot path
+            found = (p for p in Path(item).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            uris.extend(file_uri(p) for p in sorted(found))
         elif glob.has_magic(item):
-            matches = sorted(glob.glob(item, recursive=True))  # noqa: PTH207 - absolute globs and '..' allowed
-            uris.extend(Path(p).absolute().as_uri() for p in matches)
+            uris.extend(file_uri(p) for p in sorted(glob.glob(item, recursive=True)))  # noqa: PTH207
         else:
-            uris.append(path.absolute().as_uri())
+            uris.append(file_uri(item))
     return uris
+
+
+def local_paths(items: list[str]) -> list[Path]:
+    """The local files among the expanded inputs (file:// URIs decoded back to paths)."""
+    return [Path(unquote(urlparse(u).path)) for u in expand(items) if urlparse(u).scheme == "file"]

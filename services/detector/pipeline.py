@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -45,14 +46,16 @@ class DetectorPipeline:
     def detect(self, image: np.ndarray) -> list[Detection]:
         return [d for engine in self._engines for d in engine.detect([image])[0]]
 
-    def _load(self, event: ImageEvent) -> tuple[np.ndarray, float]:
+    def _load(self, event: ImageEvent) -> tuple[list[Any], float]:
+        """Fetch, verify, decode and prepare for every engine (runs in the decode pool)."""
         started = time.perf_counter()
         pixels = load_rgb(event.image_uri, event.image_b64, event.image_sha256, self._policy, self._limits)
-        return pixels, (time.perf_counter() - started) * 1000
+        prepared = [engine.prepare(pixels) for engine in self._engines]
+        return prepared, (time.perf_counter() - started) * 1000
 
     def __call__(self, batch: list[RawRecord]) -> list[Output]:
         outputs: list[Output] = []
-        pending: list[tuple[RawRecord, ImageEvent, Future[tuple[np.ndarray, float]]]] = []
+        pending: list[tuple[RawRecord, ImageEvent, Future[tuple[list[Any], float]]]] = []
         for record in batch:
             try:
                 event = decode(ImageEvent, record.value)
@@ -62,12 +65,14 @@ class DetectorPipeline:
             pending.append((record, event, self._pool.submit(self._load, event)))
         for record, event, future in pending:
             try:
-                pixels, decode_ms = future.result()
+                prepared, decode_ms = future.result()
             except InvalidInputError as exc:
                 outputs.append(self._dead(record, exc))
                 continue
             started = time.perf_counter()
-            detections = self.detect(pixels)
+            detections = [
+                d for eng, prep in zip(self._engines, prepared, strict=True) for d in eng.infer([prep])[0]
+            ]
             inference_s = time.perf_counter() - started
             metrics.INFERENCE.observe(inference_s)
             outcome = assess(

@@ -43,10 +43,10 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
         batch_size=settings.batch_size,
         batch_timeout_s=settings.batch_timeout_ms / 1000,
         idle=reader.refresh,
+        on_assigned=health.set_ready,
     )
-    health.set_ready()
     log.info(
-        "detector ready: %d model(s), %d per-source bands",
+        "detector warmed up: %d model(s), %d per-source bands",
         len(settings.models),
         len(bands),
         extra={"service": SERVICE, "topic": settings.input_topic},

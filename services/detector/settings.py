@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -23,6 +24,7 @@ class ModelSpec(BaseModel):
     engine: Literal["auto", "onnx", "litert", "ultralytics", "rfdetr"] = "auto"
     imgsz: int | None = Field(None, gt=0)
     conf: float = Field(0.05, ge=0.0, le=1.0)
+    threads: int = Field(0, ge=0, description="intra-op threads for ONNX Runtime / LiteRT (0 = all cores)")
 
 
 CONE_MODEL = ModelSpec(path="roadwork-cone-yolov5n-640.onnx", imgsz=320)
@@ -46,7 +48,8 @@ class DetectorSettings(ComponentSettings):
     instance_id: str = "0"
     batch_size: int = Field(16, ge=1)
     batch_timeout_ms: int = Field(200, ge=1)
-    decode_workers: int = Field(2, ge=1)
+    # Half the cores: the model runtime uses all of them; more workers only pay off for slow remote fetches.
+    decode_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     warmup_runs: int = Field(2, ge=0)
     max_pixels: int = Field(40_000_000, gt=0)
     max_bytes: int = Field(25 * 1024 * 1024, gt=0)

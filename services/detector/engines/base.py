@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -12,12 +12,33 @@ from schemas import Detection, ModelRef
 
 
 class Engine(Protocol):
-    """Detects objects in RGB uint8 images (H, W, 3); returns normalised boxes per image."""
+    """Detects objects in RGB uint8 images (H, W, 3); returns normalised boxes per image.
+
+    `prepare` (resize, pad, normalise) is thread-safe and runs in the decode pool, overlapping `infer`
+    on other images; `detect(images)` is `infer([prepare(i) for i in images])`.
+    """
 
     ref: ModelRef
     labels: dict[int, str]
 
+    def prepare(self, image: np.ndarray) -> Any: ...
+
+    def infer(self, prepared: list[Any]) -> list[list[Detection]]: ...
+
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]: ...
+
+
+class WholeImageEngine:
+    """For runtimes that preprocess internally (Ultralytics, RF-DETR): `prepare` passes the image through."""
+
+    def prepare(self, image: np.ndarray) -> Any:
+        return image
+
+    def infer(self, prepared: list[Any]) -> list[list[Detection]]:
+        return self.detect(prepared)
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        raise NotImplementedError
 
 
 def weights_sha256(path: Path) -> str:

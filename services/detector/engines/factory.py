@@ -33,7 +33,7 @@ def build_engine(spec: ModelSpec, models_dir: Path) -> Engine:
         if engine == "onnx":
             from services.detector.engines.onnx_yolo import OnnxYoloEngine
 
-            return OnnxYoloEngine(Path(target), imgsz=spec.imgsz, conf=spec.conf)
+            return OnnxYoloEngine(Path(target), imgsz=spec.imgsz, conf=spec.conf, threads=spec.threads)
         if engine == "litert":
             from services.detector.engines.litert_yolo import LiteRtYoloEngine
 

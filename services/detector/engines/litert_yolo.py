@@ -14,7 +14,7 @@ import numpy as np
 
 from schemas import Detection, ModelRef
 from services.detector.engines.base import weights_sha256
-from services.detector.engines.yolo_decode import letterbox, to_detections
+from services.detector.engines.yolo_decode import Letterbox, letterbox, to_detections
 
 
 def read_metadata(path: Path) -> dict[str, object]:
@@ -59,11 +59,14 @@ class LiteRtYoloEngine:
         out[:, :4] *= self._size  # boxes come normalised to the input size
         return out
 
+    def prepare(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        return letterbox(image, self._size)
+
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
-        results = []
-        for img in images:
-            chw, geo = letterbox(img, self._size)
-            results.append(
-                to_detections(self._run(chw), geo, self.labels, self.ref.name, self._conf, self._iou)
-            )
-        return results
+        return self.infer([self.prepare(img) for img in images])
+
+    def infer(self, prepared: list[tuple[np.ndarray, Letterbox]]) -> list[list[Detection]]:
+        return [
+            to_detections(self._run(chw), geo, self.labels, self.ref.name, self._conf, self._iou)
+            for chw, geo in prepared
+        ]

@@ -10,7 +10,7 @@ import onnxruntime as ort
 
 from schemas import Detection, ModelRef
 from services.detector.engines.base import weights_sha256
-from services.detector.engines.yolo_decode import letterbox, to_detections
+from services.detector.engines.yolo_decode import Letterbox, letterbox, to_detections
 
 
 class OnnxYoloEngine:
@@ -21,6 +21,8 @@ class OnnxYoloEngine:
     ) -> None:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
+        # No busy-waiting: beside a broker and Kafka client threads, spinning workers steal the cores.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         inp = self._session.get_inputs()[0]
         self._input = inp.name
@@ -33,8 +35,13 @@ class OnnxYoloEngine:
         )
         self._conf, self._iou, self._imgsz = conf, iou, imgsz
 
+    def prepare(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        return letterbox(image, self._size, self._imgsz)
+
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
-        prepared = [letterbox(img, self._size, self._imgsz) for img in images]
+        return self.infer([self.prepare(img) for img in images])
+
+    def infer(self, prepared: list[tuple[np.ndarray, Letterbox]]) -> list[list[Detection]]:
         if self._batched and len(prepared) > 1:
             outputs = self._session.run(None, {self._input: np.stack([p[0] for p in prepared])})[0]
             per_image = [outputs[i : i + 1] for i in range(len(prepared))]

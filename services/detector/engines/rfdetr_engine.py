@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from schemas import Detection, ModelRef
-from services.detector.engines.base import weights_sha256
+from services.detector.engines.base import WholeImageEngine, weights_sha256
 
 
 def from_rfdetr(
@@ -40,7 +40,7 @@ def from_rfdetr(
     ]
 
 
-class RfDetrEngine:
+class RfDetrEngine(WholeImageEngine):
     """Runs an RF-DETR checkpoint (a local weights path; hubs are not reachable offline)."""
 
     def __init__(self, path: str, *, conf: float = 0.05) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from schemas import Detection, ModelRef
-from services.detector.engines.base import weights_sha256
+from services.detector.engines.base import WholeImageEngine, weights_sha256
 
 
 def from_ultralytics(result: Any, labels: dict[int, str], model: str) -> list[Detection]:
@@ -36,7 +36,7 @@ def from_ultralytics(result: Any, labels: dict[int, str], model: str) -> list[De
     ]
 
 
-class UltralyticsEngine:
+class UltralyticsEngine(WholeImageEngine):
     """Wraps `ultralytics.YOLO` or `ultralytics.RTDETR` (chosen by the name containing 'rtdetr')."""
 
     def __init__(self, path_or_name: str, *, imgsz: int | None = None, conf: float = 0.05) -> None:

@@ -13,6 +13,7 @@ from PIL import Image
 
 from roadwatch.kafka.deadletter import RawRecord
 from schemas import DeadLetter, Detection, DetectionResult, EscalationRequest, ImageEvent, ModelRef, Verdict
+from services.detector.engines.base import WholeImageEngine
 from services.detector.pipeline import DetectorPipeline
 from services.detector.scoring import Band, BandBook
 from services.detector.settings import DetectorSettings
@@ -20,7 +21,7 @@ from services.detector.settings import DetectorSettings
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
 
-class FakeEngine:
+class FakeEngine(WholeImageEngine):
     """Returns one cone whose confidence is the image's mean red value / 255."""
 
     ref = ModelRef(name="fake", version="1", weights_sha256="0" * 64)
