@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import threading
+from collections.abc import Callable
 
 from roadwatch.runner import run_until_signalled
 from roadwatch.settings import kafka_settings_from_env
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="run one service in the foreground")
-    services = p.add_subparsers(dest="service", required=True)
-    services.add_parser("detector", help="YOLO / RT-DETR detector on images.v1").set_defaults(
-        handler=_detector
-    )
-
-
-def _detector(args: argparse.Namespace) -> int:
+def _detector() -> Callable[[threading.Event], None]:
     from services.detector.service import run
     from services.detector.settings import DetectorSettings
 
     settings, kafka = DetectorSettings(), kafka_settings_from_env()
-    run_until_signalled(lambda stop: run(settings, kafka, stop))
+    return lambda stop: run(settings, kafka, stop)
+
+
+def _sink() -> Callable[[threading.Event], None]:
+    from services.sink.service import run
+    from services.sink.settings import CatalogSettings, SinkSettings
+
+    settings, catalog, kafka = SinkSettings(), CatalogSettings(), kafka_settings_from_env()
+    return lambda stop: run(settings, catalog, kafka, stop)
+
+
+SERVICES: dict[str, tuple[str, Callable[[], Callable[[threading.Event], None]]]] = {
+    "detector": ("YOLO / RT-DETR detector on images.v1", _detector),
+    "sink": ("Iceberg sink: detections, verdicts, source state, dead letters", _sink),
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run one service in the foreground")
+    services = p.add_subparsers(dest="service", required=True)
+    for name, (help_text, _) in SERVICES.items():
+        services.add_parser(name, help=help_text).set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    _, build = SERVICES[args.service]
+    run_until_signalled(build())
     return 0

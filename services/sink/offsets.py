@@ -1,0 +1,43 @@
+"""Kafka offsets kept in Iceberg snapshot summaries: the table is the source of truth for where to resume.
+
+Each sink commit writes, under `roadwatch.offsets`, the next offset to read for every partition that has
+ever fed the table (`{"topic:partition": offset}`), merged over the previous value. Not every snapshot an
+operation makes carries custom properties (maintenance, for one), so reading walks back through parents.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pyiceberg.table import Table
+
+OFFSETS_KEY = "roadwatch.offsets"
+Offsets = dict[tuple[str, int], int]
+
+
+def encode(offsets: Offsets) -> str:
+    return json.dumps({f"{t}:{p}": o for (t, p), o in sorted(offsets.items())}, separators=(",", ":"))
+
+
+def decode(value: str) -> Offsets:
+    out: Offsets = {}
+    for key, offset in json.loads(value).items():
+        topic, _, partition = key.rpartition(":")
+        out[(topic, int(partition))] = int(offset)
+    return out
+
+
+def committed(table: Table) -> Offsets:
+    """Offsets of the newest snapshot on `main` that carries them ({} if the sink never wrote the table)."""
+    snapshot = table.current_snapshot()
+    while snapshot is not None:
+        summary = snapshot.summary
+        if summary is not None and OFFSETS_KEY in summary.additional_properties:
+            return decode(summary.additional_properties[OFFSETS_KEY])
+        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
+    return {}
+
+
+def stale(ours: Offsets, theirs: Offsets) -> list[tuple[str, int]]:
+    """Partitions where the table is already past the start of our batch: another writer owns them now."""
+    return [tp for tp, start in ours.items() if theirs.get(tp, 0) > start]

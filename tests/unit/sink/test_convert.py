@@ -1,0 +1,87 @@
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+
+from roadwatch.kafka.deadletter import RawRecord
+from services.sink import offsets
+from services.sink.catalog import ensure_tables
+from services.sink.convert import to_arrow
+from services.sink.writer import StaleWriterError, TableWriter
+from tests.factories import dead_letter_record, detection_result, source_state, verdict
+
+
+@pytest.fixture
+def tables(tmp_path: Path) -> dict:
+    catalog = SqlCatalog("roadwatch", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
+    return ensure_tables(catalog, "roadwatch")
+
+
+def records(topic: str, values: list[bytes]) -> list[RawRecord]:
+    return [RawRecord(topic, 0, i, b"cam-1", v, 1_700_000_000_000) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize(("table", "make"), [("verdicts", verdict), ("detections", detection_result),
+                                             ("source_state", source_state), ("dead_letters", dead_letter_record)])
+def test_records_become_rows_of_the_declared_schema(tables: dict, table: str, make) -> None:
+    recs = [make(i) for i in range(5)]
+    conv = to_arrow(table, tables[table].schema().as_arrow(), records("t", [r.model_dump_json().encode() for r in recs]))
+    assert conv.dead == [] and conv.table.num_rows == 5
+    assert conv.table.column("event_id").to_pylist() == [r.event_id for r in recs]
+    assert conv.table.column("kafka_offset").to_pylist() == [0, 1, 2, 3, 4]
+    tables[table].append(conv.table)  # the catalog accepts it as is
+    assert tables[table].scan().to_arrow().num_rows == 5
+
+
+def test_bad_records_fall_back_and_become_dead_letters(tables: dict) -> None:
+    good = [verdict(i).model_dump_json().encode() for i in range(3)]
+    bad_json = b'{"event_id": "x",'
+    off_schema = json.dumps(json.loads(good[0]) | {"confidence": "very"}).encode()
+    extra_field = json.dumps(json.loads(good[0]) | {"surprise": 1}).encode()
+    batch = records("verdicts.v1", [good[0], bad_json, good[1], off_schema, extra_field, good[2]])
+    conv = to_arrow("verdicts", tables["verdicts"].schema().as_arrow(), batch)
+    assert conv.table.num_rows == 3
+    assert conv.table.column("kafka_offset").to_pylist() == [0, 2, 5]
+    assert [d.offset for d in conv.dead] == [1, 3, 4]
+    assert [letter.reason for letter in conv.dead_letters] == ["undecodable", "schema_invalid", "schema_invalid"]
+
+
+def test_offsets_round_trip_and_walk_back_through_snapshots(tables: dict) -> None:
+    t = tables["verdicts"]
+    assert offsets.committed(t) == {}
+    rows = to_arrow("verdicts", t.schema().as_arrow(), records("v", [verdict().model_dump_json().encode()])).table
+    t.append(rows, snapshot_properties={offsets.OFFSETS_KEY: offsets.encode({("v", 0): 1, ("v:x", 2): 7})})
+    t.append(rows)  # a snapshot without offsets (as maintenance makes)
+    assert offsets.committed(t) == {("v", 0): 1, ("v:x", 2): 7}
+
+
+def test_a_stale_writer_is_fenced_not_rebased(tables: dict, tmp_path: Path) -> None:
+    catalog = SqlCatalog("roadwatch", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
+    a = TableWriter(tables["verdicts"], retries=3)
+    b = TableWriter(catalog.load_table("roadwatch.verdicts"), retries=3)
+    rows = to_arrow("verdicts", a.arrow_schema, records("v", [verdict().model_dump_json().encode()])).table
+    b.commit(rows, start={("v", 0): 0}, end={("v", 0): 10})  # b took over and committed up to 10
+    with pytest.raises(StaleWriterError):
+        a.commit(rows, start={("v", 0): 5}, end={("v", 0): 8})  # a still holds 5..7
+    assert offsets.committed(catalog.load_table("roadwatch.verdicts")) == {("v", 0): 10}
+
+
+def test_conflict_on_other_partitions_is_retried_and_merged(tables: dict, tmp_path: Path) -> None:
+    catalog = SqlCatalog("roadwatch", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}")
+    a = TableWriter(tables["verdicts"], retries=3)
+    b = TableWriter(catalog.load_table("roadwatch.verdicts"), retries=3)
+    rows = to_arrow("verdicts", a.arrow_schema, records("v", [verdict().model_dump_json().encode()])).table
+    b.commit(rows, start={("v", 1): 0}, end={("v", 1): 4})
+    a.commit(rows, start={("v", 0): 0}, end={("v", 0): 3})
+    final = catalog.load_table("roadwatch.verdicts")
+    assert offsets.committed(final) == {("v", 0): 3, ("v", 1): 4}
+    assert final.scan().to_arrow().num_rows == 2
+
+
+def test_tables_are_day_partitioned_and_never_retry_commits(tables: dict) -> None:
+    for t in tables.values():
+        assert t.properties["commit.retry.num-retries"] == "0"
+        assert [f.name for f in t.spec().fields] == ["captured_day"]
+    assert isinstance(tables["verdicts"].schema().as_arrow(), pa.Schema)
