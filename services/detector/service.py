@@ -36,7 +36,7 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
     reader.catch_up()
     loop = TransactionalLoop(
         service=SERVICE,
-        consumer=consumer(kafka, settings.group_id),
+        consumer=consumer(kafka, settings.group_id, **{"group.instance.id": settings.transactional_id}),
         producer=transactional_producer(kafka, settings.transactional_id),
         topics=[settings.input_topic],
         processor=pipeline,

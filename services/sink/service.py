@@ -171,7 +171,14 @@ class Sink:
 def build(settings: SinkSettings, catalog: CatalogSettings, kafka: KafkaSettings) -> Sink:
     tables = ensure_tables(open_catalog(catalog), catalog.namespace)
     writers = {name: TableWriter(t, settings.commit_retries) for name, t in tables.items()}
-    consumer = build_consumer(kafka, settings.group_id, **{"topic.metadata.refresh.interval.ms": 5000})
+    consumer = build_consumer(
+        kafka,
+        settings.group_id,
+        **{
+            "topic.metadata.refresh.interval.ms": 5000,
+            "group.instance.id": f"{settings.group_id}-{settings.instance_id}",
+        },
+    )
     return Sink(settings, writers, consumer)
 
 

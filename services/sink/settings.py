@@ -58,6 +58,7 @@ class SinkSettings(ComponentSettings):
     source_state_topic: str = SOURCE_STATE
     dlq_pattern: str = r"^.*\.v1\.dlq$"
     group_id: str = "roadwatch-sink"
+    instance_id: str = "0"  # static group membership: a restarted instance takes its partitions straight back
     flush_rows: int = Field(50_000, ge=1)
     flush_interval_ms: int = Field(2_000, ge=10)
     max_poll_records: int = Field(10_000, ge=1)

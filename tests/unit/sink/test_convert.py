@@ -23,11 +23,20 @@ def records(topic: str, values: list[bytes]) -> list[RawRecord]:
     return [RawRecord(topic, 0, i, b"cam-1", v, 1_700_000_000_000) for i, v in enumerate(values)]
 
 
-@pytest.mark.parametrize(("table", "make"), [("verdicts", verdict), ("detections", detection_result),
-                                             ("source_state", source_state), ("dead_letters", dead_letter_record)])
+@pytest.mark.parametrize(
+    ("table", "make"),
+    [
+        ("verdicts", verdict),
+        ("detections", detection_result),
+        ("source_state", source_state),
+        ("dead_letters", dead_letter_record),
+    ],
+)
 def test_records_become_rows_of_the_declared_schema(tables: dict, table: str, make) -> None:
     recs = [make(i) for i in range(5)]
-    conv = to_arrow(table, tables[table].schema().as_arrow(), records("t", [r.model_dump_json().encode() for r in recs]))
+    conv = to_arrow(
+        table, tables[table].schema().as_arrow(), records("t", [r.model_dump_json().encode() for r in recs])
+    )
     assert conv.dead == [] and conv.table.num_rows == 5
     assert conv.table.column("event_id").to_pylist() == [r.event_id for r in recs]
     assert conv.table.column("kafka_offset").to_pylist() == [0, 1, 2, 3, 4]
@@ -45,13 +54,19 @@ def test_bad_records_fall_back_and_become_dead_letters(tables: dict) -> None:
     assert conv.table.num_rows == 3
     assert conv.table.column("kafka_offset").to_pylist() == [0, 2, 5]
     assert [d.offset for d in conv.dead] == [1, 3, 4]
-    assert [letter.reason for letter in conv.dead_letters] == ["undecodable", "schema_invalid", "schema_invalid"]
+    assert [letter.reason for letter in conv.dead_letters] == [
+        "undecodable",
+        "schema_invalid",
+        "schema_invalid",
+    ]
 
 
 def test_offsets_round_trip_and_walk_back_through_snapshots(tables: dict) -> None:
     t = tables["verdicts"]
     assert offsets.committed(t) == {}
-    rows = to_arrow("verdicts", t.schema().as_arrow(), records("v", [verdict().model_dump_json().encode()])).table
+    rows = to_arrow(
+        "verdicts", t.schema().as_arrow(), records("v", [verdict().model_dump_json().encode()])
+    ).table
     t.append(rows, snapshot_properties={offsets.OFFSETS_KEY: offsets.encode({("v", 0): 1, ("v:x", 2): 7})})
     t.append(rows)  # a snapshot without offsets (as maintenance makes)
     assert offsets.committed(t) == {("v", 0): 1, ("v:x", 2): 7}
