@@ -32,16 +32,23 @@ class _TomlSection(PydanticBaseSettingsSource):
                 data = tomllib.loads(Path(path).read_text())
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigError(f"cannot read ROADWATCH_CONFIG={path}: {exc}") from exc
-            table = data.get(section, {})
+            table: object = data
+            for part in section.split("."):
+                table = table.get(part, {}) if isinstance(table, dict) else {}
             if not isinstance(table, dict):
                 raise ConfigError(f"[{section}] in {path} must be a table")
-            self._values = table
+            self._values = {k: v for k, v in table.items() if not isinstance(v, dict)}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._values.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._values)
+
+
+def toml_section(settings_cls: type[BaseSettings], section: str) -> PydanticBaseSettingsSource:
+    """A settings source for the `[section]` table (dotted for nested tables) of ROADWATCH_CONFIG."""
+    return _TomlSection(settings_cls, section)
 
 
 class ComponentSettings(BaseSettings):

@@ -26,6 +26,14 @@ def _sink() -> Callable[[threading.Event], None]:
     return lambda stop: run(settings, catalog, kafka, stop)
 
 
+def _vlm(tier: str) -> Callable[[threading.Event], None]:
+    from services.vlm_tier.service import run
+    from services.vlm_tier.settings import tier_settings
+
+    settings, kafka = tier_settings(tier), kafka_settings_from_env()  # type: ignore[arg-type]
+    return lambda stop: run(settings, kafka, stop)
+
+
 SERVICES: dict[str, tuple[str, Callable[[], Callable[[threading.Event], None]]]] = {
     "detector": ("YOLO / RT-DETR detector on images.v1", _detector),
     "sink": ("Iceberg sink: detections, verdicts, source state, dead letters", _sink),
@@ -37,9 +45,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     services = p.add_subparsers(dest="service", required=True)
     for name, (help_text, _) in SERVICES.items():
         services.add_parser(name, help=help_text).set_defaults(handler=_run)
+    vlm = services.add_parser("vlm", help="one VLM tier on escalations.<tier>.v1")
+    vlm.add_argument("--tier", choices=["fast", "power", "precision"], required=True)
+    vlm.set_defaults(handler=lambda args: _run_with(lambda: _vlm(args.tier)))
 
 
 def _run(args: argparse.Namespace) -> int:
-    _, build = SERVICES[args.service]
+    return _run_with(SERVICES[args.service][1])
+
+
+def _run_with(build: Callable[[], Callable[[threading.Event], None]]) -> int:
     run_until_signalled(build())
     return 0

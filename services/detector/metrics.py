@@ -1,11 +1,8 @@
-"""Prometheus metrics of the detector."""
+"""Prometheus metrics of the detector (dead letters: `roadwatch.kafka.deadletter.DEAD_LETTERS`)."""
 
 from prometheus_client import Counter, Histogram
 
 IMAGES = Counter("roadwatch_detector_images_total", "Images processed", ["decision"])
-DEAD_LETTERS = Counter(
-    "roadwatch_dead_letters_total", "Records sent to a dead-letter topic", ["service", "reason"]
-)
 INFERENCE = Histogram(
     "roadwatch_detector_inference_seconds",
     "Model inference time per image",

@@ -13,7 +13,7 @@ import numpy as np
 from roadwatch.errors import InvalidInputError
 from roadwatch.images.load import load_rgb
 from roadwatch.kafka.codec import decode, encode
-from roadwatch.kafka.deadletter import RawRecord, dead_letter
+from roadwatch.kafka.deadletter import DEAD_LETTERS, RawRecord, dead_letter
 from roadwatch.kafka.topics import dlq
 from roadwatch.kafka.txloop import Output
 from roadwatch.logs import ctx
@@ -100,7 +100,7 @@ class DetectorPipeline:
 
     def _dead(self, record: RawRecord, exc: InvalidInputError) -> Output:
         letter = dead_letter(record, service=SERVICE, reason=exc.reason, detail=exc.detail)
-        metrics.DEAD_LETTERS.labels(SERVICE, exc.reason).inc()
+        DEAD_LETTERS.labels(SERVICE, exc.reason).inc()
         log.warning(
             "dead letter: %s",
             exc,

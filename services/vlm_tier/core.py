@@ -1,0 +1,108 @@
+"""What a tier does with an escalation, given its backend's opinion (pure): decide, escalate, or fail over.
+
+- Confident enough (`confidence >= accept`), or the top tier, or work that arrived by failover → Verdict.
+- Otherwise → EscalationRequest to the tier above, with this tier's opinion attached.
+- Backend failed / breaker open / unparseable at the top → fail over downward: an EscalationRequest to the
+  tier below carrying the reason (that tier must decide, not escalate), or, below `fast`, a detection-only
+  Verdict from the detector's score. Degraded verdicts say so and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from schemas import EscalationRequest, TierOpinion, Verdict
+from schemas.records import Tier
+
+VlmTier = Literal["fast", "power", "precision"]
+ORDER: tuple[VlmTier, ...] = ("fast", "power", "precision")
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A tier's place: the tier it escalates to and the one it fails over to (None = detection-only)."""
+
+    tier: VlmTier
+    above: VlmTier | None
+    below: VlmTier | None
+    accept: float
+    detector_midpoint: float = 0.3
+
+
+def default_ladder(tier: VlmTier, accept: float) -> Ladder:
+    i = ORDER.index(tier)
+    return Ladder(tier, ORDER[i + 1] if i + 1 < len(ORDER) else None, ORDER[i - 1] if i else None, accept)
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict | None = None
+    escalation: EscalationRequest | None = None
+
+
+def _path(opinions: list[TierOpinion]) -> list[Tier]:
+    return ["detector", *[o.tier for o in opinions]]
+
+
+def _verdict(
+    req: EscalationRequest,
+    opinions: list[TierOpinion],
+    roadwork: bool,
+    confidence: float,
+    decided_by: Tier,
+    reasons: list[str],
+    now: datetime,
+) -> Verdict:
+    return Verdict(
+        event_id=req.event_id,
+        source_id=req.source_id,
+        captured_at=req.captured_at,
+        roadwork=roadwork,
+        confidence=confidence,
+        decided_by=decided_by,
+        tier_path=_path(opinions),
+        opinions=opinions,
+        detector_score=req.detector_score,
+        degraded=bool(reasons),
+        degraded_reason="; ".join(reasons) or None,
+        decided_at=now,
+    )
+
+
+def _forward(
+    req: EscalationRequest, target: VlmTier, opinions: list[TierOpinion], reasons: list[str], now: datetime
+) -> EscalationRequest:
+    return req.model_copy(
+        update={"target_tier": target, "opinions": opinions, "degraded_reasons": reasons, "requested_at": now}
+    )
+
+
+def decide(ladder: Ladder, req: EscalationRequest, opinion: TierOpinion, now: datetime) -> Decision:
+    """Next step for `req` after this tier's backend gave `opinion` (answered, unparseable or failed)."""
+    opinions = [*req.opinions, opinion]
+    reasons = list(req.degraded_reasons)
+    if opinion.outcome == "answered" and opinion.roadwork is not None:
+        if ladder.above is None or reasons or opinion.confidence >= ladder.accept:
+            return Decision(
+                verdict=_verdict(
+                    req, opinions, opinion.roadwork, opinion.confidence, ladder.tier, reasons, now
+                )
+            )
+        return Decision(escalation=_forward(req, ladder.above, opinions, reasons, now))
+    if opinion.outcome == "unparseable" and ladder.above is not None and not reasons:
+        return Decision(escalation=_forward(req, ladder.above, opinions, reasons, now))
+    return fail_over(ladder, req, opinions, f"{ladder.tier}: {opinion.error or opinion.outcome}", now)
+
+
+def fail_over(
+    ladder: Ladder, req: EscalationRequest, opinions: list[TierOpinion], reason: str, now: datetime
+) -> Decision:
+    """Send the work one tier down, or decide from the detector's score below `fast`."""
+    reasons = [*req.degraded_reasons, reason]
+    if ladder.below is not None:
+        return Decision(escalation=_forward(req, ladder.below, opinions, reasons, now))
+    roadwork = req.detector_score >= ladder.detector_midpoint
+    confidence = req.detector_score if roadwork else 1.0 - req.detector_score
+    return Decision(verdict=_verdict(req, opinions, roadwork, confidence, "detector", reasons, now))

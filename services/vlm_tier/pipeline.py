@@ -1,0 +1,186 @@
+"""A tier's batch processor: every escalation in the batch goes to the backend concurrently (bounded by the
+bulkhead, guarded by the breaker, retried with jitter on transient errors), then `core.decide` routes it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from datetime import datetime
+from typing import Literal
+
+from prometheus_client import Counter, Histogram
+
+from roadwatch.errors import BackendError, BulkheadFullError, CircuitOpenError, InvalidInputError
+from roadwatch.images.load import load_bytes
+from roadwatch.kafka.codec import decode, encode
+from roadwatch.kafka.deadletter import DEAD_LETTERS, RawRecord, dead_letter
+from roadwatch.kafka.topics import dlq
+from roadwatch.kafka.txloop import Output
+from roadwatch.logs import ctx
+from schemas import EscalationRequest, TierOpinion
+from schemas.records import utcnow
+from services.vlm_tier.backends.base import Backend
+from services.vlm_tier.breaker import Bulkhead, CircuitBreaker
+from services.vlm_tier.core import Decision, decide, fail_over
+from services.vlm_tier.parsing import Answer, Unparseable
+from services.vlm_tier.settings import TierSettings
+
+log = logging.getLogger(__name__)
+Outcome = Literal["answered", "unparseable", "failed", "skipped"]
+
+OUTCOMES = Counter("roadwatch_vlm_outcomes_total", "Tier outcomes", ["tier", "outcome"])
+ROUTED = Counter("roadwatch_vlm_routed_total", "Where a tier sent its work", ["tier", "to"])
+LATENCY = Histogram(
+    "roadwatch_vlm_call_seconds",
+    "Backend call latency",
+    ["tier"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+
+
+class TierPipeline:
+    def __init__(self, settings: TierSettings, backend: Backend, breaker: CircuitBreaker) -> None:
+        self.settings, self.backend, self.breaker = settings, backend, breaker
+        self.ladder = settings.ladder()
+        self.service = f"vlm-{settings.tier}"
+        self._policy = settings.fetch_policy()
+        self._loop = asyncio.new_event_loop()
+        self._bulkhead = self._loop.run_until_complete(self._make_bulkhead())
+
+    async def _make_bulkhead(self) -> Bulkhead:
+        return Bulkhead(self.settings.tier, self.settings.max_in_flight, self.settings.bulkhead_wait_s)
+
+    def warm_up(self) -> None:
+        self._loop.run_until_complete(self.backend.warm_up())
+
+    def __call__(self, batch: list[RawRecord]) -> list[Output]:
+        results = self._loop.run_until_complete(self._handle_all(batch))
+        return [out for outs in results for out in outs]
+
+    async def _handle_all(self, batch: list[RawRecord]) -> list[list[Output]]:
+        return await asyncio.gather(*(self._handle(r) for r in batch))
+
+    async def _handle(self, record: RawRecord) -> list[Output]:
+        try:
+            req = decode(EscalationRequest, record.value)
+            if req.target_tier != self.settings.tier:
+                raise InvalidInputError(
+                    "wrong_tier", f"addressed to {req.target_tier}, not {self.settings.tier}"
+                )
+            image = load_bytes(req.image_uri, req.image_b64, req.image_sha256, self._policy)
+        except InvalidInputError as exc:
+            return [self._dead(record, exc)]
+        decision = await self._consult(req, image)
+        return self._route(decision, record)
+
+    async def _consult(self, req: EscalationRequest, image: bytes) -> Decision:
+        now = utcnow()
+        try:
+            async with self._bulkhead:
+                self.breaker.acquire()
+                started = time.perf_counter()
+                try:
+                    answer = await self._ask_with_retries(req, image)
+                except BackendError as exc:
+                    self.breaker.record(failed=True, duration_s=time.perf_counter() - started)
+                    return self._decide(req, self._opinion("failed", started, error=str(exc)), now)
+                except InvalidInputError as exc:  # the local backend could not decode the pixels
+                    self.breaker.record(failed=False, duration_s=time.perf_counter() - started)
+                    return self._decide(
+                        req, self._opinion("failed", started, error=f"{exc.reason}: {exc.detail}"), now
+                    )
+                self.breaker.record(failed=False, duration_s=time.perf_counter() - started)
+        except (CircuitOpenError, BulkheadFullError) as exc:
+            OUTCOMES.labels(self.settings.tier, "refused").inc()
+            return fail_over(self.ladder, req, list(req.opinions), str(exc), now)
+        if isinstance(answer, Answer):
+            opinion = self._opinion(
+                "answered",
+                started,
+                roadwork=answer.roadwork,
+                confidence=answer.confidence,
+                evidence=list(answer.evidence),
+            )
+        else:
+            opinion = self._opinion("unparseable", started, error=f"{answer.reason}: {answer.raw[:200]}")
+        return self._decide(req, opinion, now)
+
+    def _decide(self, req: EscalationRequest, opinion: TierOpinion, now: datetime) -> Decision:
+        OUTCOMES.labels(self.settings.tier, opinion.outcome).inc()
+        return decide(self.ladder, req, opinion, now)
+
+    async def _ask_with_retries(self, req: EscalationRequest, image: bytes) -> Answer | Unparseable:
+        attempt = 0
+        while True:
+            try:
+                with LATENCY.labels(self.settings.tier).time():
+                    return await self.backend.ask(req, image, _content_type(image))
+            except BackendError as exc:
+                if not exc.transient or attempt >= self.settings.retries:
+                    raise
+                attempt += 1
+                delay = self.settings.retry_base_s * 2 ** (attempt - 1) * (0.5 + random.random())
+                log.info(
+                    "transient backend error (%s), retry %d in %.2fs",
+                    exc,
+                    attempt,
+                    delay,
+                    extra=ctx(tier=self.settings.tier, event_id=req.event_id),
+                )
+                await asyncio.sleep(delay)
+
+    def _opinion(
+        self,
+        outcome: Outcome,
+        started: float,
+        *,
+        roadwork: bool | None = None,
+        confidence: float = 0.0,
+        evidence: list[str] | None = None,
+        error: str | None = None,
+    ) -> TierOpinion:
+        return TierOpinion(
+            tier=self.settings.tier,
+            backend=self.backend.name,
+            model=self.backend.model,
+            prompt_version=self.backend.prompt_version,
+            outcome=outcome,
+            roadwork=roadwork,
+            confidence=confidence,
+            evidence=evidence or [],
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            error=error,
+        )
+
+    def _route(self, decision: Decision, record: RawRecord) -> list[Output]:
+        if decision.verdict is not None:
+            v = decision.verdict
+            ROUTED.labels(self.settings.tier, "verdict-degraded" if v.degraded else "verdict").inc()
+            return [Output(self.settings.verdicts_topic, v.source_id.encode(), encode(v))]
+        if decision.escalation is None:
+            raise AssertionError("a decision carries a verdict or an escalation")
+        e = decision.escalation
+        ROUTED.labels(self.settings.tier, e.target_tier).inc()
+        return [Output(self.settings.topic(e.target_tier), e.source_id.encode(), encode(e))]
+
+    def _dead(self, record: RawRecord, exc: InvalidInputError) -> Output:
+        letter = dead_letter(record, service=self.service, reason=exc.reason, detail=exc.detail)
+        DEAD_LETTERS.labels(self.service, exc.reason).inc()
+        log.warning(
+            "dead letter: %s",
+            exc,
+            extra=ctx(
+                topic=record.topic, partition=record.partition, offset=record.offset, event_id=letter.event_id
+            ),
+        )
+        return Output(dlq(record.topic), record.key, encode(letter))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self.backend.close())
+        self._loop.close()
+
+
+def _content_type(image: bytes) -> str:
+    return "image/png" if image[:4] == b"\x89PNG" else "image/jpeg"

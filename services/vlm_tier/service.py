@@ -1,0 +1,76 @@
+"""Wire one tier: settings → backend → warm-up → readiness → transactional loop over its escalations."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from roadwatch.images.inspect import ImageLimits
+from roadwatch.kafka.clients import consumer, transactional_producer
+from roadwatch.kafka.txloop import TransactionalLoop
+from roadwatch.observability import Health, serve
+from roadwatch.settings import KafkaSettings
+from services.vlm_tier.backends.base import Backend
+from services.vlm_tier.breaker import CircuitBreaker
+from services.vlm_tier.pipeline import TierPipeline
+from services.vlm_tier.settings import TierSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_backend(settings: TierSettings) -> Backend:
+    if settings.backend == "openai":
+        from services.vlm_tier.backends.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(
+            base_url=settings.base_url,
+            api_key=settings.api_key.get_secret_value(),
+            model=settings.model,
+            prompt_version=settings.prompt_version,
+            timeout_s=settings.timeout_s,
+            send_uri=settings.send_uri,
+        )
+    from services.vlm_tier.backends.local_backend import LocalBackend
+
+    return LocalBackend(
+        settings.tier, settings.models_dir, ImageLimits(settings.max_bytes, settings.max_pixels)
+    )
+
+
+def build_pipeline(settings: TierSettings) -> TierPipeline:
+    return TierPipeline(settings, build_backend(settings), CircuitBreaker(settings.tier, settings.breaker()))
+
+
+def run(settings: TierSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
+    """Warm the backend up, then consume `escalations.<tier>.v1` until `stop` is set."""
+    service = f"vlm-{settings.tier}"
+    health = Health(service)
+    server = serve(health, settings.metrics_port)
+    pipeline = build_pipeline(settings)
+    pipeline.warm_up()
+    log.info(
+        "tier %s warmed up: backend %s, model %s",
+        settings.tier,
+        settings.backend,
+        pipeline.backend.model,
+        extra={"service": service, "tier": settings.tier},
+    )
+    loop = TransactionalLoop(
+        service=service,
+        consumer=consumer(
+            kafka, settings.group, **{"group.instance.id": f"{settings.group}-{settings.instance_id}"}
+        ),
+        producer=transactional_producer(kafka, f"{settings.group}-{settings.instance_id}"),
+        topics=[settings.topic(settings.tier)],
+        processor=pipeline,
+        batch_size=settings.batch_size,
+        batch_timeout_s=settings.batch_timeout_ms / 1000,
+        on_assigned=health.set_ready,
+    )
+    try:
+        loop.run(stop)
+    finally:
+        health.set_ready(False)
+        pipeline.close()
+        if server is not None:
+            server.shutdown()

@@ -1,0 +1,126 @@
+"""Per-tier settings: `ROADWATCH_VLM_<TIER>_*` (e.g. `ROADWATCH_VLM_POWER_BACKEND=openai`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from roadwatch.images.fetch import FetchPolicy
+from roadwatch.kafka.topics import VERDICTS, escalations
+from roadwatch.settings import ComponentSettings, toml_section
+from services.vlm_tier.breaker import BreakerConfig
+from services.vlm_tier.core import ORDER, Ladder, VlmTier
+
+DEFAULT_ACCEPT = {"fast": 0.7, "power": 0.65, "precision": 0.0}
+
+
+class TierSettings(ComponentSettings):
+    """One tier's backend, thresholds, resilience and topics."""
+
+    section: ClassVar[str] = "vlm"
+    model_config = SettingsConfigDict(env_prefix="ROADWATCH_VLM_", frozen=True, extra="forbid")
+
+    tier: VlmTier = "fast"
+    backend: Literal["openai", "local"] = "local"
+    model: str = "Qwen/Qwen2.5-VL-7B-Instruct"
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key: SecretStr = SecretStr("EMPTY")
+    send_uri: bool = False
+    prompt_version: str = "roadwork-v1"
+    accept: float | None = Field(None, ge=0.0, le=1.0, description="decide at or above this confidence")
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(2, ge=0)
+    retry_base_s: float = Field(0.2, ge=0)
+    max_in_flight: int = Field(32, ge=1)
+    bulkhead_wait_s: float = Field(60.0, ge=0)
+    breaker_window: int = Field(20, ge=1)
+    breaker_min_calls: int = Field(10, ge=1)
+    breaker_failure_rate: float = Field(50.0, gt=0, le=100)
+    breaker_slow_rate: float = Field(100.0, gt=0, le=100)
+    breaker_slow_s: float = Field(20.0, gt=0)
+    breaker_wait_s: float = Field(30.0, ge=0)
+    breaker_half_open_calls: int = Field(3, ge=1)
+    detector_midpoint: float = Field(0.3, ge=0, le=1)
+    models_dir: Path = Path("../shared/models")
+    topic_prefix: str = ""
+    verdicts_topic: str = VERDICTS
+    group_id: str | None = None
+    instance_id: str = "0"
+    batch_size: int = Field(64, ge=1)
+    batch_timeout_ms: int = Field(200, ge=1)
+    allowed_file_roots: list[Path] = Field(default_factory=list)
+    allowed_http_hosts: list[str] = Field(default_factory=list)
+    allowed_s3_buckets: list[str] = Field(default_factory=list)
+    max_bytes: int = Field(25 * 1024 * 1024, gt=0)
+    max_pixels: int = Field(40_000_000, gt=0)
+    metrics_port: int = Field(9102, ge=0, le=65535)
+
+    def topic(self, tier: VlmTier) -> str:
+        return self.topic_prefix + escalations(tier)
+
+    @property
+    def group(self) -> str:
+        return self.group_id or f"roadwatch-vlm-{self.tier}"
+
+    def ladder(self) -> Ladder:
+        i = ORDER.index(self.tier)
+        accept = self.accept if self.accept is not None else DEFAULT_ACCEPT[self.tier]
+        return Ladder(
+            self.tier,
+            ORDER[i + 1] if i + 1 < len(ORDER) else None,
+            ORDER[i - 1] if i else None,
+            accept,
+            self.detector_midpoint,
+        )
+
+    def breaker(self) -> BreakerConfig:
+        return BreakerConfig(
+            self.breaker_window,
+            self.breaker_min_calls,
+            self.breaker_failure_rate,
+            self.breaker_slow_rate,
+            self.breaker_slow_s,
+            self.breaker_wait_s,
+            self.breaker_half_open_calls,
+        )
+
+    def fetch_policy(self) -> FetchPolicy:
+        return FetchPolicy(
+            tuple(self.allowed_file_roots),
+            frozenset(self.allowed_http_hosts),
+            frozenset(self.allowed_s3_buckets),
+            self.max_bytes,
+        )
+
+
+def tier_settings(tier: VlmTier, **overrides: Any) -> TierSettings:
+    """Settings for `tier`. Precedence: `overrides` > `ROADWATCH_VLM_<TIER>_*` > `ROADWATCH_VLM_*` >
+    `[vlm.<tier>]` > `[vlm]` in the config file > defaults."""
+
+    class PerTier(TierSettings):
+        section: ClassVar[str] = f"vlm.{tier}"
+        model_config = SettingsConfigDict(
+            env_prefix=f"ROADWATCH_VLM_{tier.upper()}_", frozen=True, extra="forbid"
+        )
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (
+                init_settings,
+                env_settings,
+                EnvSettingsSource(settings_cls, env_prefix="ROADWATCH_VLM_"),
+                toml_section(settings_cls, f"vlm.{tier}"),
+                toml_section(settings_cls, "vlm"),
+            )
+
+    return PerTier(**{"tier": tier, **overrides})
