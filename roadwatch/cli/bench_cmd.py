@@ -29,9 +29,16 @@ def _detector(args: argparse.Namespace) -> dict[str, Any]:
     return detector.run(kafka_settings_from_env(), dataset, Path(f"{SHARED}/models").resolve())
 
 
+def _vlm(args: argparse.Namespace) -> dict[str, Any]:
+    from roadwatch.bench import vlm
+
+    return vlm.run()
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "produce": _produce,
     "detector": _detector,
+    "vlm": _vlm,
 }
 
 

@@ -51,6 +51,9 @@ class OpenAICompatibleServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = (
+                True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+            )
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
@@ -110,7 +113,10 @@ class OpenAICompatibleServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # the default backlog of 5 drops bursts of new connections
+
+        self._httpd = Server(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -125,3 +131,20 @@ class OpenAICompatibleServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def main() -> None:
+    """`python -m roadwatch.testing.openai_server --port P --latency S`: serve until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    server = OpenAICompatibleServer(port=args.port)
+    server.script.latency_s = args.latency
+    server._httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -28,6 +28,7 @@ def build_backend(settings: TierSettings) -> Backend:
             model=settings.model,
             prompt_version=settings.prompt_version,
             timeout_s=settings.timeout_s,
+            max_in_flight=settings.max_in_flight,
             send_uri=settings.send_uri,
         )
     from services.vlm_tier.backends.local_backend import LocalBackend

@@ -49,7 +49,7 @@ class TierSettings(ComponentSettings):
     verdicts_topic: str = VERDICTS
     group_id: str | None = None
     instance_id: str = "0"
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(256, ge=1)  # one transaction; ~8 rounds of max_in_flight keeps the tail small
     batch_timeout_ms: int = Field(200, ge=1)
     allowed_file_roots: list[Path] = Field(default_factory=list)
     allowed_http_hosts: list[str] = Field(default_factory=list)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ class LocalBackend:
         self.stage = STAGES[tier]
         self.prompt_version = f"local-{tier}-v1"
         self._limits = limits
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix=f"local-{tier}")
         self._cone_full: Engine = build_engine(
             ModelSpec(path="roadwork-cone-yolov5n-640.onnx", conf=0.1), models_dir
         )
@@ -83,11 +85,13 @@ class LocalBackend:
         self.model = "+".join(names)
 
     async def warm_up(self) -> None:
-        await asyncio.to_thread(self._look, np.full((480, 752, 3), 114, np.uint8))
+        frame = np.full((480, 752, 3), 114, np.uint8)
+        await asyncio.get_running_loop().run_in_executor(self._worker, self._look, frame)
 
     async def ask(self, req: EscalationRequest, image: bytes, content_type: str) -> Answer:
         pixels = decode_rgb(image, self._limits)
-        return await asyncio.to_thread(self._look, pixels)
+        # One worker: the models use every core already, and a LiteRT interpreter is not thread-safe.
+        return await asyncio.get_running_loop().run_in_executor(self._worker, self._look, pixels)
 
     def _look(self, pixels: np.ndarray) -> Answer:
         boxes: list[Detection] = [
@@ -117,4 +121,4 @@ class LocalBackend:
         return sorted({m.group(0).upper() for m in SIGN_WORDS.finditer(texts)})
 
     async def close(self) -> None:
-        return None
+        self._worker.shutdown(wait=True)

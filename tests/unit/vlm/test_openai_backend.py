@@ -120,7 +120,7 @@ def test_slow_answers_time_out_and_fail_over_down(server) -> None:
     started = time.monotonic()
     [(topic, esc)] = run(pipeline_for(server.base_url), request(1))
     assert time.monotonic() - started < 2.5  # 0.5 s timeout, one retry
-    assert topic == "escalations.fast.v1" and "APITimeoutError" in esc.degraded_reasons[0]
+    assert topic == "escalations.fast.v1" and "timeout" in esc.degraded_reasons[0]
 
 
 def test_500s_are_retried_then_fail_over(server) -> None:
@@ -134,7 +134,7 @@ def test_refused_connections_fail_over(server) -> None:
     url = server.base_url
     server.stop()
     [(topic, esc)] = run(pipeline_for(url), request(1))
-    assert topic == "escalations.fast.v1" and "APIConnectionError" in esc.degraded_reasons[0]
+    assert topic == "escalations.fast.v1" and "connection error" in esc.degraded_reasons[0]
 
 
 def test_breaker_opens_fails_over_half_opens_and_closes_after_recovery(server) -> None:
