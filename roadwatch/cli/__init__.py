@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from roadwatch.cli import bench_cmd, demo_cmd, eval_cmd, produce_cmd, run_cmd, stack_cmd
+from roadwatch.cli import (
+    bench_cmd,
+    demo_cmd,
+    eval_cmd,
+    produce_cmd,
+    query_cmd,
+    report_cmd,
+    run_cmd,
+    stack_cmd,
+)
 from roadwatch.errors import RoadwatchError
 from roadwatch.logs import setup_logging
 
-MODULES = [stack_cmd, produce_cmd, run_cmd, demo_cmd, eval_cmd, bench_cmd]
+MODULES = [stack_cmd, produce_cmd, run_cmd, demo_cmd, eval_cmd, query_cmd, report_cmd, bench_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,31 +1,122 @@
-"""`roadwatch demo`: the embedded stack end to end on the shared images."""
+"""`roadwatch demo` and `roadwatch run all`: the embedded stack end to end, as supervised local processes."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
 
+from roadwatch.errors import RoadwatchError, StackError
+from roadwatch.evaluation.dataset import Sample, load_samples
+from roadwatch.evaluation.scores import Confusion
 from roadwatch.producer.api import produce
-from roadwatch.producer.inputs import expand
+from roadwatch.producer.inputs import local_paths
+from roadwatch.services_plan import local_services
+from roadwatch.settings import DEFAULT_HOME, KafkaSettings
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
+from roadwatch.supervisor import Supervisor
 
-DEFAULT_DATA = Path("../shared/datasets")
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="start the local stack and stream the shared images through it")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="holds vtti-workzone/, tracon/")
+    p = sub.add_parser(
+        "demo", help="stack up, all services, stream the shared images, wait for Iceberg, report"
+    )
+    p.add_argument("--data", type=Path, default=SHARED / "datasets", help="holds vtti-workzone/ and tracon/")
+    p.add_argument("--models", type=Path, default=SHARED / "models")
+    p.add_argument("--keep", action="store_true", help="leave the stack and services running afterwards")
+    p.add_argument("--timeout", type=float, default=900, help="seconds to wait for every verdict")
     p.set_defaults(handler=_demo)
+
+
+def supervisor(models: Path) -> Supervisor:
+    return Supervisor(
+        local_services(models.resolve(), ROOT / ".venv-flink" / "bin" / "python"), DEFAULT_HOME / "logs", ROOT
+    )
+
+
+def _produce_all(kafka: KafkaSettings, data: Path) -> dict[str, bool | None]:
+    """Send the VTTI frames and the TraCon val split as three sources; returns event_id → label (None for
+    the unlabelled VTTI frames)."""
+    labels: dict[str, bool | None] = {}
+    vtti = local_paths([str(data / "vtti-workzone")])
+    tracon: list[Sample] = load_samples(data / "tracon", "val")
+    batches: list[tuple[str, list[Path], list[bool | None]]] = [
+        ("vtti-dashcam", vtti, [None] * len(vtti)),
+        ("tracon-cam-a", [s.path for s in tracon[::2]], [s.roadwork for s in tracon[::2]]),
+        ("tracon-cam-b", [s.path for s in tracon[1::2]], [s.roadwork for s in tracon[1::2]]),
+    ]
+    with tqdm(total=sum(len(p) for _, p, _ in batches), unit="img", desc="produce", file=sys.stderr) as bar:
+        for source, paths, truth in batches:
+            report = produce([str(p) for p in paths], source, kafka=kafka, progress=bar.update)
+            if not report.ok:
+                raise RoadwatchError(f"demo images failed validation: {report.failures}")
+            labels.update(zip(report.event_ids, truth, strict=True))
+    return labels
+
+
+def _wait_for_verdicts(sup: Supervisor, wanted: set[str], timeout_s: float) -> dict[str, bool]:
+    from roadwatch.analytics.tables import Tables
+
+    tables = Tables.open()
+    found: dict[str, bool] = {}
+    deadline = time.monotonic() + timeout_s
+    with tqdm(total=len(wanted), unit="verdict", desc="landed in Iceberg", file=sys.stderr) as bar:
+        while len(found) < len(wanted):
+            if time.monotonic() > deadline:
+                raise StackError(f"only {len(found)}/{len(wanted)} verdicts in Iceberg after {timeout_s}s")
+            sup.check()
+            rows = tables.read("verdicts", columns=("event_id", "roadwork")).to_pylist()
+            new = {r["event_id"]: r["roadwork"] for r in rows if r["event_id"] in wanted}
+            bar.update(len(new) - len(found))
+            found = new
+            time.sleep(2)
+    return found
 
 
 def _demo(args: argparse.Namespace) -> int:
     kafka = control.up(StackSettings())
-    vtti = str(args.data / "vtti-workzone")
-    with tqdm(total=len(expand([vtti])), unit="img", desc="produce cam-1", file=sys.stderr) as bar:
-        report = produce([vtti], "cam-1", kafka=kafka, progress=bar.update)
-    sys.stdout.write(f"sent {report.sent} images to images.v1 on {kafka.bootstrap_servers}\n")
-    return 0 if report.ok else 1
+    sup = supervisor(args.models)
+    try:
+        sup.start()
+        sup.wait_ready()
+        labels = _produce_all(kafka, args.data)
+        verdicts = _wait_for_verdicts(sup, set(labels), args.timeout)
+        _summarise(labels, verdicts)
+        if args.keep:
+            sys.stdout.write(
+                "services keep running (logs in ~/.roadwatch/logs); `roadwatch stack down` stops Kafka\n"
+            )
+            return 0
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted; stopping services\n")
+        return 130
+    finally:
+        if not args.keep:
+            sup.stop()
+    return 0
+
+
+def _summarise(labels: dict[str, bool | None], verdicts: dict[str, bool]) -> None:
+    from roadwatch.analytics.report import write_report
+    from roadwatch.cli.query_cmd import QuerySettings, run_query
+
+    labelled = [(truth, verdicts[e]) for e, truth in labels.items() if truth is not None]
+    c = Confusion.of([t for t, _ in labelled], [p for _, p in labelled])
+    funnel = run_query("funnel")[0]
+    out = sys.stdout
+    out.write(f"funnel: {json.dumps(funnel)}\n")
+    out.write(
+        f"TraCon val ({c.total} labelled): accuracy {c.accuracy:.3f}  precision {c.precision:.3f}  "
+        f"recall {c.recall:.3f}  MCC {c.mcc:.3f}\n"
+    )
+    out.write(f"report: {write_report(Path('report'), cost_per_call=QuerySettings().cost_per_call)}\n")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from roadwatch.runner import run_until_signalled
 from roadwatch.settings import kafka_settings_from_env
+from roadwatch.supervisor import Supervisor
 
 
 def _detector() -> Callable[[threading.Event], None]:
@@ -45,9 +48,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     services = p.add_subparsers(dest="service", required=True)
     for name, (help_text, _) in SERVICES.items():
         services.add_parser(name, help=help_text).set_defaults(handler=_run)
+    everything = services.add_parser("all", help="stack up and every service, supervised, until Ctrl-C")
+    everything.add_argument("--models", type=Path, default=None)
+    everything.set_defaults(handler=_all)
     vlm = services.add_parser("vlm", help="one VLM tier on escalations.<tier>.v1")
     vlm.add_argument("--tier", choices=["fast", "power", "precision"], required=True)
     vlm.set_defaults(handler=lambda args: _run_with(lambda: _vlm(args.tier)))
+
+
+def _all(args: argparse.Namespace) -> int:
+    from roadwatch.cli.demo_cmd import SHARED, supervisor
+    from roadwatch.stack import control
+    from roadwatch.stack.settings import StackSettings
+
+    control.up(StackSettings())
+    sup = supervisor(args.models or SHARED / "models")
+    sup.start()
+    try:
+        sup.wait_ready()
+        sys.stderr.write("all services ready (logs in ~/.roadwatch/logs); Ctrl-C stops them\n")
+        run_until_signalled(lambda stop: _watch(sup, stop))
+    finally:
+        sup.stop()
+    return 0
+
+
+def _watch(sup: Supervisor, stop: threading.Event) -> None:
+    while not stop.wait(2):
+        sup.check()
 
 
 def _run(args: argparse.Namespace) -> int:

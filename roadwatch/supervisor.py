@@ -1,0 +1,99 @@
+"""Supervise the services as local processes: start, wait for readiness, restart on crash, stop cleanly."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from roadwatch.errors import StackError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ready_port: int | None = None
+    python: str = sys.executable
+
+
+@dataclass
+class _Running:
+    spec: ServiceSpec
+    proc: subprocess.Popen[bytes]
+    restarts: int = 0
+
+
+class Supervisor:
+    """Runs each spec as `python -m ...`, logs to `<logs>/<name>.log`, restarts what dies."""
+
+    def __init__(self, specs: list[ServiceSpec], logs: Path, cwd: Path) -> None:
+        self.specs, self.logs, self.cwd = specs, logs, cwd
+        self.running: dict[str, _Running] = {}
+
+    def _spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with (self.logs / f"{spec.name}.log").open("ab") as out:
+            return subprocess.Popen(
+                [spec.python, *spec.args],
+                cwd=self.cwd,
+                env={**os.environ, **spec.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self) -> None:
+        for spec in self.specs:
+            self.running[spec.name] = _Running(spec, self._spawn(spec))
+            log.info("started %s (pid %d)", spec.name, self.running[spec.name].proc.pid)
+
+    def wait_ready(self, timeout_s: float = 180.0) -> None:
+        """Block until every service with a readiness port answers `/ready` with 200."""
+        deadline = time.monotonic() + timeout_s
+        pending = {s.name for s in self.specs if s.ready_port}
+        while pending and time.monotonic() < deadline:
+            self.check()
+            for name in sorted(pending):
+                port = self.running[name].spec.ready_port
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    continue
+            time.sleep(0.5)
+        if pending:
+            raise StackError(f"not ready after {timeout_s}s: {sorted(pending)} (see {self.logs})")
+
+    def check(self, max_restarts: int = 5) -> None:
+        """Restart services that exited; give up loudly after `max_restarts` for one service."""
+        for name, r in self.running.items():
+            code = r.proc.poll()
+            if code is None:
+                continue
+            if r.restarts >= max_restarts:
+                raise StackError(f"{name} keeps exiting (code {code}); see {self.logs / (name + '.log')}")
+            log.warning("%s exited with %s; restarting", name, code)
+            r.proc, r.restarts = self._spawn(r.spec), r.restarts + 1
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        for r in self.running.values():
+            if r.proc.poll() is None:
+                r.proc.terminate()
+        deadline = time.monotonic() + timeout_s
+        for r in self.running.values():
+            try:
+                r.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                r.proc.kill()
+                r.proc.wait(10)
+        self.running.clear()
