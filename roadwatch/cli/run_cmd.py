@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from roadwatch.errors import ConfigError
 from roadwatch.runner import run_until_signalled
 from roadwatch.settings import kafka_settings_from_env
 from roadwatch.supervisor import Supervisor
@@ -51,6 +53,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     everything = services.add_parser("all", help="stack up and every service, supervised, until Ctrl-C")
     everything.add_argument("--models", type=Path, default=None)
     everything.set_defaults(handler=_all)
+    services.add_parser(
+        "flink", help="the Flink confidence-state job (local mini-cluster, .venv-flink)"
+    ).set_defaults(handler=_flink)
     vlm = services.add_parser("vlm", help="one VLM tier on escalations.<tier>.v1")
     vlm.add_argument("--tier", choices=["fast", "power", "precision"], required=True)
     vlm.set_defaults(handler=lambda args: _run_with(lambda: _vlm(args.tier)))
@@ -76,6 +81,14 @@ def _all(args: argparse.Namespace) -> int:
 def _watch(sup: Supervisor, stop: threading.Event) -> None:
     while not stop.wait(2):
         sup.check()
+
+
+def _flink(args: argparse.Namespace) -> int:
+    """The job needs its own environment (PyFlink pins an old pyarrow): run it with .venv-flink's Python."""
+    python = Path(__file__).resolve().parents[2] / ".venv-flink" / "bin" / "python"
+    if not python.exists():
+        raise ConfigError(f"{python} is missing: run scripts/setup.sh (it creates the Flink environment)")
+    return subprocess.call([str(python), "-m", "flink_jobs.confidence_state"], cwd=python.parents[2])
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,0 +1,85 @@
+"""Between Kafka JSON and the state machine (pure): records to `Event`, outputs to SourceState / Thresholds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from flink_jobs.state_machine import BandsOut, Event, State, StateOut
+from schemas import DetectionResult, SourceState, Thresholds, Verdict
+
+
+def to_event(topic_kind: str, value: bytes | str) -> Event:
+    """Parse a detections or verdicts record. Raises pydantic.ValidationError on a bad record."""
+    if topic_kind == "detection":
+        d = DetectionResult.model_validate_json(value)
+        return Event(
+            "detection",
+            d.event_id,
+            d.source_id,
+            d.captured_at,
+            score=d.roadwork_score,
+            escalated=d.decision == "escalate",
+        )
+    v = Verdict.model_validate_json(value)
+    return Event(
+        "verdict",
+        v.event_id,
+        v.source_id,
+        v.captured_at,
+        score=v.detector_score,
+        roadwork=v.roadwork,
+        decided_by=v.decided_by,
+        degraded=v.degraded,
+    )
+
+
+def render(source_id: str, out: StateOut | BandsOut, state: State, now: datetime | None = None) -> str:
+    """The JSON record for one output; `event_id` is derived from the last event, so a replay repeats it."""
+    now = now or datetime.now(UTC)
+    captured = state.last_captured_at or now
+    if isinstance(out, BandsOut):
+        return Thresholds(
+            event_id=f"bands:{source_id}:{state.last_event_id}",
+            source_id=source_id,
+            captured_at=captured,
+            low=out.low,
+            high=out.high,
+            evidence=out.evidence,
+            updated_at=now,
+        ).model_dump_json()
+    s = out.state
+    return SourceState(
+        event_id=f"state:{source_id}:{s.last_event_id}",
+        source_id=source_id,
+        captured_at=captured,
+        events=s.events,
+        ewma_confidence=round(s.ewma_score, 6),
+        escalation_rate=round(s.escalation_rate, 6),
+        roadwork_rate=round(s.roadwork_rate, 6),
+        disagreement_rate=round(s.disagreement_rate, 6),
+        degraded_count=s.degraded_count,
+        tier_counts=dict(s.tier_counts),
+        roadwork_active=s.roadwork_active,
+        alert=out.alert,
+        updated_at=now,
+    ).model_dump_json()
+
+
+def dump_state(state: State) -> str:
+    """Keyed state as JSON (what the Flink ValueState holds)."""
+    d = state.__dict__.copy()
+    for k in ("newest", "last_captured_at"):
+        d[k] = d[k].isoformat() if d[k] else None
+    d["tier_counts"] = list(map(list, state.tier_counts))
+    return json.dumps(d)
+
+
+def load_state(text: str | None) -> State | None:
+    if not text:
+        return None
+    d = json.loads(text)
+    for k in ("newest", "last_captured_at"):
+        d[k] = datetime.fromisoformat(d[k]) if d[k] else None
+    d["tier_counts"] = tuple((t, n) for t, n in d["tier_counts"])
+    return State(**d)

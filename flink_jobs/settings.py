@@ -1,0 +1,46 @@
+"""Settings of the Flink job (`ROADWATCH_FLINK_*`). Plain environment reads: the job's own environment
+(.venv-flink) has no pydantic-settings, and the job reads only a handful of values."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flink_jobs.state_machine import Config
+
+CONNECTOR = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"ROADWATCH_FLINK_{name}", default)
+
+
+@dataclass(frozen=True)
+class FlinkSettings:
+    bootstrap: str = field(
+        default_factory=lambda: os.environ.get(
+            "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+        )
+    )
+    detections_topic: str = field(default_factory=lambda: _env("DETECTIONS_TOPIC", "detections.v1"))
+    verdicts_topic: str = field(default_factory=lambda: _env("VERDICTS_TOPIC", "verdicts.v1"))
+    state_topic: str = field(default_factory=lambda: _env("STATE_TOPIC", "source-state.v1"))
+    thresholds_topic: str = field(default_factory=lambda: _env("THRESHOLDS_TOPIC", "thresholds.v1"))
+    group_id: str = field(default_factory=lambda: _env("GROUP_ID", "roadwatch-flink"))
+    checkpoint_ms: int = field(default_factory=lambda: int(_env("CHECKPOINT_MS", "5000")))
+    checkpoint_dir: str = field(
+        default_factory=lambda: _env("CHECKPOINT_DIR", str(Path.home() / ".roadwatch" / "flink-checkpoints"))
+    )
+    parallelism: int = field(default_factory=lambda: int(_env("PARALLELISM", "1")))
+    state_ttl_days: int = field(default_factory=lambda: int(_env("STATE_TTL_DAYS", "7")))
+    jar_cache: Path = field(
+        default_factory=lambda: Path(_env("JAR_CACHE", str(Path.home() / ".cache" / "roadwatch")))
+    )
+    config: Config = field(
+        default_factory=lambda: Config(
+            emit_every=int(_env("EMIT_EVERY", "10")),
+            min_evidence=int(_env("MIN_EVIDENCE", "5")),
+            lateness_s=float(_env("LATENESS_S", "300")),
+        )
+    )

@@ -1,0 +1,188 @@
+"""Per-source confidence state as a pure transition: `step(state, event, config) -> (state, outputs)`.
+
+Tested without Flink; the Flink job's keyed process function only calls it.
+
+- Detector results update the EWMA of the detector score and the escalation rate.
+- Verdicts update the roadwork rate, tier counts, degraded count and — for escalated images only, where a
+  second opinion exists — the detector-vs-final disagreement rate (detector side: score vs band midpoint).
+- Roadwork on/off with hysteresis: on when the roadwork rate reaches `on_at` (after `min_events` verdicts),
+  off when it falls to `off_at`; each change emits one alert.
+- Bands: after `min_evidence` escalated verdicts since the last change, widen by `step` when disagreement
+  exceeds `widen_at`, narrow when it is below `narrow_at`, always within [`low_min`, `high_max`] and at least
+  `min_width` wide. A change emits a `Thresholds` record.
+- Time: an event more than `lateness_s` older than the newest one seen for the source is late: it is
+  counted (`late`) and otherwise ignored. Out-of-order events within the lateness are folded normally.
+- A `SourceState` is emitted on an alert, on a band change, and every `emit_every` folded events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+Kind = Literal["detection", "verdict"]
+
+
+@dataclass(frozen=True)
+class Config:
+    alpha: float = 0.2
+    on_at: float = 0.6
+    off_at: float = 0.3
+    min_events: int = 3
+    default_low: float = 0.15
+    default_high: float = 0.45
+    low_min: float = 0.05
+    high_max: float = 0.8
+    min_width: float = 0.1
+    step: float = 0.05
+    widen_at: float = 0.25
+    narrow_at: float = 0.05
+    min_evidence: int = 5
+    lateness_s: float = 300.0
+    emit_every: int = 10
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: Kind
+    event_id: str
+    source_id: str
+    captured_at: datetime
+    score: float = 0.0
+    escalated: bool = False
+    roadwork: bool = False
+    decided_by: str = "detector"
+    degraded: bool = False
+
+
+@dataclass(frozen=True)
+class State:
+    events: int = 0
+    verdicts: int = 0
+    late: int = 0
+    ewma_score: float = 0.0
+    escalation_rate: float = 0.0
+    roadwork_rate: float = 0.0
+    disagreement_rate: float = 0.0
+    degraded_count: int = 0
+    tier_counts: tuple[tuple[str, int], ...] = ()
+    roadwork_active: bool = False
+    low: float = 0.15
+    high: float = 0.45
+    evidence: int = 0
+    newest: datetime | None = None
+    last_event_id: str = ""
+    last_captured_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StateOut:
+    state: State
+    alert: Literal["roadwork_started", "roadwork_cleared"] | None
+
+
+@dataclass(frozen=True)
+class BandsOut:
+    low: float
+    high: float
+    evidence: int
+
+
+Output = StateOut | BandsOut
+
+
+@dataclass(frozen=True)
+class Step:
+    state: State
+    outputs: list[Output] = field(default_factory=list)
+
+
+def initial(config: Config) -> State:
+    return State(low=config.default_low, high=config.default_high)
+
+
+def _ewma(old: float, new: float, alpha: float, first: bool) -> float:
+    return new if first else (1 - alpha) * old + alpha * new
+
+
+def _counts(counts: tuple[tuple[str, int], ...], tier: str) -> tuple[tuple[str, int], ...]:
+    d = dict(counts)
+    d[tier] = d.get(tier, 0) + 1
+    return tuple(sorted(d.items()))
+
+
+def step(state: State | None, event: Event, config: Config) -> Step:
+    """Fold one event into the source's state; returns the new state and what to publish."""
+    s = state or initial(config)
+    if s.newest is not None and (s.newest - event.captured_at).total_seconds() > config.lateness_s:
+        return Step(replace(s, late=s.late + 1))
+    newest = event.captured_at if s.newest is None or event.captured_at > s.newest else s.newest
+    s = replace(
+        s,
+        events=s.events + 1,
+        newest=newest,
+        last_event_id=event.event_id,
+        last_captured_at=event.captured_at,
+    )
+    outputs: list[Output] = []
+    alert = None
+    if event.kind == "detection":
+        first = s.events == 1
+        s = replace(
+            s,
+            ewma_score=_ewma(s.ewma_score, event.score, config.alpha, first),
+            escalation_rate=_ewma(s.escalation_rate, float(event.escalated), config.alpha, first),
+        )
+    else:
+        s = replace(
+            s,
+            verdicts=s.verdicts + 1,
+            tier_counts=_counts(s.tier_counts, event.decided_by),
+            degraded_count=s.degraded_count + int(event.degraded),
+            roadwork_rate=_ewma(s.roadwork_rate, float(event.roadwork), config.alpha, s.verdicts == 0),
+        )
+        if event.decided_by != "detector" and not event.degraded:
+            detector_said = event.score >= (s.low + s.high) / 2
+            s = replace(
+                s,
+                evidence=s.evidence + 1,
+                disagreement_rate=_ewma(
+                    s.disagreement_rate, float(detector_said != event.roadwork), config.alpha, s.evidence == 0
+                ),
+            )
+            s, band = _adapt(s, config)
+            if band is not None:
+                outputs.append(band)
+        s, alert = _hysteresis(s, config)
+    if alert is not None or outputs or s.events % config.emit_every == 0:
+        outputs.insert(0, StateOut(s, alert))
+    return Step(s, outputs)
+
+
+def _hysteresis(
+    s: State, config: Config
+) -> tuple[State, Literal["roadwork_started", "roadwork_cleared"] | None]:
+    if s.verdicts < config.min_events:
+        return s, None
+    if not s.roadwork_active and s.roadwork_rate >= config.on_at:
+        return replace(s, roadwork_active=True), "roadwork_started"
+    if s.roadwork_active and s.roadwork_rate <= config.off_at:
+        return replace(s, roadwork_active=False), "roadwork_cleared"
+    return s, None
+
+
+def _adapt(s: State, config: Config) -> tuple[State, BandsOut | None]:
+    if s.evidence < config.min_evidence:
+        return s, None
+    if s.disagreement_rate > config.widen_at:
+        low, high = max(config.low_min, s.low - config.step), min(config.high_max, s.high + config.step)
+    elif s.disagreement_rate < config.narrow_at and s.high - s.low - 2 * config.step >= config.min_width:
+        low, high = s.low + config.step, s.high - config.step
+    else:
+        return s, None
+    low, high = round(low, 4), round(high, 4)
+    if (low, high) == (s.low, s.high):
+        return s, None
+    evidence = s.evidence
+    return replace(s, low=low, high=high, evidence=0), BandsOut(low, high, evidence)

@@ -1,0 +1,125 @@
+"""The real PyFlink job (local mini-cluster, .venv-flink) on the real broker: a scripted stream for three
+sources yields the expected source-state and thresholds records, and the detector picks the bands up."""
+
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from roadwatch.kafka.admin import ensure_topics
+from roadwatch.kafka.topics import TopicSpec
+from roadwatch.settings import KafkaSettings
+from schemas import SourceState, Thresholds
+from services.detector.scoring import Band, BandBook
+from services.detector.thresholds import ThresholdsReader
+from tests.factories import verdict
+from tests.helpers import read_committed, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+FLINK_PY = ROOT / ".venv-flink" / "bin" / "python"
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.flink,
+    pytest.mark.skipif(not FLINK_PY.exists(), reason="the Flink environment is set up by scripts/setup.sh"),
+]
+
+
+def test_scripted_sources_give_alerts_and_bands(
+    kafka: KafkaSettings, topic_factory, producer_factory, tmp_path: Path
+) -> None:
+    t = {n: topic_factory(n) for n in ("detections", "verdicts", "state")}
+    t["thresholds"] = topic_factory("thresholds", config={"cleanup.policy": "compact"})
+    ensure_topics(kafka.client_config(), [TopicSpec(f"{t[n]}.dlq", 3) for n in ("detections", "verdicts")])
+    producer = producer_factory()
+    script = (
+        [
+            verdict(
+                i, source="cam-on", roadwork=True, decided_by="detector", tier_path=["detector"], opinions=[]
+            )
+            for i in range(10)
+        ]
+        + [
+            verdict(
+                i,
+                source="cam-off",
+                roadwork=False,
+                decided_by="detector",
+                tier_path=["detector"],
+                opinions=[],
+            )
+            for i in range(10)
+        ]
+        + [verdict(i, source="cam-disagree", roadwork=True, detector_score=0.05) for i in range(12)]
+    )
+    for v in script:
+        producer.produce(t["verdicts"], key=v.source_id.encode(), value=v.model_dump_json().encode())
+    producer.produce(t["verdicts"], key=b"cam-x", value=b'{"broken": ')
+    producer.flush(10)
+    env = {
+        **os.environ,
+        "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "ROADWATCH_FLINK_DETECTIONS_TOPIC": t["detections"],
+        "ROADWATCH_FLINK_VERDICTS_TOPIC": t["verdicts"],
+        "ROADWATCH_FLINK_STATE_TOPIC": t["state"],
+        "ROADWATCH_FLINK_THRESHOLDS_TOPIC": t["thresholds"],
+        "ROADWATCH_FLINK_GROUP_ID": f"flink-{uuid.uuid4().hex[:8]}",
+        "ROADWATCH_FLINK_CHECKPOINT_MS": "2000",
+        "ROADWATCH_FLINK_EMIT_EVERY": "5",
+    }
+    with (tmp_path / "flink.log").open("wb") as log:
+        job = subprocess.Popen(
+            [str(FLINK_PY), "-m", "flink_jobs.confidence_state"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def states() -> list[SourceState]:
+            return [
+                SourceState.model_validate_json(m.value())
+                for m in read_committed(kafka.bootstrap_servers, t["state"], idle_s=0.5)
+            ]
+
+        wait_for(
+            lambda: (
+                {s.source_id for s in states()} >= {"cam-on", "cam-off", "cam-disagree"}
+                and any(s.alert for s in states())
+            ),
+            240,
+            "source-state records for the three sources",
+        )
+        wait_for(
+            lambda: len(read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq", idle_s=0.5)) >= 1,
+            60,
+            "the broken record's dead letter",
+        )
+    finally:
+        job.terminate()
+        job.wait(60)
+
+    final = states()
+    alerts = [(s.source_id, s.alert) for s in final if s.alert]
+    assert sorted(alerts) == [
+        ("cam-disagree", "roadwork_started"),
+        ("cam-on", "roadwork_started"),
+    ]  # once each
+    last = {s.source_id: s for s in final}
+    assert last["cam-on"].roadwork_active and not last["cam-off"].roadwork_active
+    assert last["cam-disagree"].disagreement_rate > 0.5
+    bands = [
+        Thresholds.model_validate_json(m.value())
+        for m in read_committed(kafka.bootstrap_servers, t["thresholds"])
+    ]
+    assert bands and {b.source_id for b in bands} == {"cam-disagree"}
+    assert all(0.05 <= b.low < 0.15 and 0.45 < b.high <= 0.8 for b in bands)  # widened, within bounds
+
+    book = BandBook(Band(0.15, 0.45))
+    reader = ThresholdsReader(kafka, t["thresholds"], book)
+    reader.catch_up()
+    reader.close()
+    assert book.for_source("cam-disagree") == Band(bands[-1].low, bands[-1].high)
+    assert book.for_source("cam-on") == Band(0.15, 0.45)

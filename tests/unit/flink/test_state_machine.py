@@ -1,0 +1,109 @@
+from datetime import UTC, datetime, timedelta
+
+from flink_jobs.records import dump_state, load_state, render, to_event
+from flink_jobs.state_machine import BandsOut, Config, Event, State, StateOut, step
+from schemas import SourceState, Thresholds
+from tests.factories import detection_result, verdict
+
+T0 = datetime(2026, 11, 27, 8, tzinfo=UTC)
+CFG = Config(emit_every=1000)
+
+
+def v(
+    i: int, roadwork: bool, decided_by: str = "detector", score: float = 0.5, degraded: bool = False
+) -> Event:
+    return Event(
+        "verdict",
+        f"v{i}",
+        "cam-1",
+        T0 + timedelta(seconds=i),
+        score=score,
+        roadwork=roadwork,
+        decided_by=decided_by,
+        degraded=degraded,
+    )
+
+
+def run(events: list[Event], config: Config = CFG) -> tuple[State, list[object]]:
+    state, outs = None, []
+    for e in events:
+        result = step(state, e, config)
+        state, outs = result.state, outs + result.outputs
+    assert state is not None
+    return state, outs
+
+
+def alerts(outs: list[object]) -> list[str]:
+    return [o.alert for o in outs if isinstance(o, StateOut) and o.alert]
+
+
+def test_alerts_fire_once_per_change_with_hysteresis() -> None:
+    seq = (
+        [v(i, True) for i in range(10)]
+        + [v(10 + i, i % 2 == 0) for i in range(6)]
+        + [v(20 + i, False) for i in range(10)]
+    )
+    state, outs = run(seq)
+    assert alerts(outs) == ["roadwork_started", "roadwork_cleared"]
+    assert state.roadwork_active is False
+
+
+def test_no_alert_before_min_events() -> None:
+    _, outs = run([v(0, True), v(1, True)])
+    assert alerts(outs) == []
+
+
+def test_bands_widen_on_disagreement_within_bounds() -> None:
+    # escalated verdicts where the detector (score 0.1 → "clear") and the final (roadwork) disagree
+    seq = [v(i, True, decided_by="fast", score=0.1) for i in range(60)]
+    state, outs = run(seq)
+    bands = [o for o in outs if isinstance(o, BandsOut)]
+    assert bands and all(b.evidence >= CFG.min_evidence for b in bands)
+    assert (state.low, state.high) == (CFG.low_min, CFG.high_max)
+    assert all(CFG.low_min <= b.low <= b.high <= CFG.high_max for b in bands)
+
+
+def test_bands_narrow_on_agreement_but_keep_min_width() -> None:
+    seq = [v(i, True, decided_by="fast", score=0.9) for i in range(100)]
+    state, _ = run(seq)
+    assert state.high - state.low >= CFG.min_width - 1e-9
+    assert state.high - state.low < CFG.default_high - CFG.default_low
+
+
+def test_detector_decisions_and_degraded_verdicts_are_not_evidence() -> None:
+    seq = [v(i, True, decided_by="detector", score=0.1) for i in range(30)]
+    seq += [v(30 + i, True, decided_by="detector", score=0.1, degraded=True) for i in range(30)]
+    state, outs = run(seq)
+    assert state.evidence == 0 and not [o for o in outs if isinstance(o, BandsOut)]
+    assert state.degraded_count == 30 and dict(state.tier_counts) == {"detector": 60}
+
+
+def test_late_events_are_counted_not_folded_and_out_of_order_ones_are_folded() -> None:
+    state, _ = run([v(1000, True), v(900, False), v(0, True)], Config(lateness_s=300, emit_every=1000))
+    assert state.late == 1 and state.verdicts == 2
+    assert state.newest == T0 + timedelta(seconds=1000)
+
+
+def test_detections_update_score_and_escalation_rate() -> None:
+    det = [
+        Event("detection", f"d{i}", "cam-1", T0 + timedelta(seconds=i), score=0.3, escalated=i % 2 == 0)
+        for i in range(20)
+    ]
+    state, _ = run(det)
+    assert abs(state.ewma_score - 0.3) < 1e-9 and 0.3 < state.escalation_rate < 0.7
+
+
+def test_state_is_emitted_periodically() -> None:
+    _, outs = run([v(i, True) for i in range(25)], Config(emit_every=10))
+    assert sum(isinstance(o, StateOut) for o in outs) >= 2
+
+
+def test_records_round_trip() -> None:
+    e = to_event("detection", detection_result(3).model_dump_json())
+    assert e.kind == "detection" and e.score == 0.7
+    e2 = to_event("verdict", verdict(4).model_dump_json())
+    result = step(None, e2, Config(emit_every=1))
+    state = result.state
+    assert load_state(dump_state(state)) == state
+    SourceState.model_validate_json(render("cam-1", result.outputs[0], state))  # type: ignore[arg-type]
+    Thresholds.model_validate_json(render("cam-1", BandsOut(0.1, 0.5, 7), state))
