@@ -1,4 +1,4 @@
-"""Between Kafka JSON and the state machine (pure): records to `Event`, outputs to SourceState / Thresholds."""
+"""Between Kafka JSON and the state machine (pure): records to `Event`, outputs to state records."""
 
 from __future__ import annotations
 

@@ -29,9 +29,6 @@ class FlinkSettings:
     thresholds_topic: str = field(default_factory=lambda: _env("THRESHOLDS_TOPIC", "thresholds.v1"))
     group_id: str = field(default_factory=lambda: _env("GROUP_ID", "roadwatch-flink"))
     checkpoint_ms: int = field(default_factory=lambda: int(_env("CHECKPOINT_MS", "5000")))
-    checkpoint_dir: str = field(
-        default_factory=lambda: _env("CHECKPOINT_DIR", str(Path.home() / ".roadwatch" / "flink-checkpoints"))
-    )
     parallelism: int = field(default_factory=lambda: int(_env("PARALLELISM", "1")))
     state_ttl_days: int = field(default_factory=lambda: int(_env("STATE_TTL_DAYS", "7")))
     jar_cache: Path = field(

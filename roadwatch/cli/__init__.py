@@ -14,11 +14,12 @@ from roadwatch.cli import (
     report_cmd,
     run_cmd,
     stack_cmd,
+    tables_cmd,
 )
 from roadwatch.errors import RoadwatchError
 from roadwatch.logs import setup_logging
 
-MODULES = [stack_cmd, produce_cmd, run_cmd, demo_cmd, eval_cmd, query_cmd, report_cmd, bench_cmd]
+MODULES = [stack_cmd, produce_cmd, run_cmd, demo_cmd, eval_cmd, query_cmd, report_cmd, tables_cmd, bench_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,10 +35,24 @@ def _vlm(args: argparse.Namespace) -> dict[str, Any]:
     return vlm.run()
 
 
+def _sink(args: argparse.Namespace) -> dict[str, Any]:
+    from roadwatch.bench import sink
+
+    return sink.run(kafka_settings_from_env())
+
+
+def _flink(args: argparse.Namespace) -> dict[str, Any]:
+    from roadwatch.bench import flink
+
+    return flink.run(kafka_settings_from_env())
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "produce": _produce,
     "detector": _detector,
     "vlm": _vlm,
+    "sink": _sink,
+    "flink": _flink,
 }
 
 

@@ -100,3 +100,24 @@ def test_tables_are_day_partitioned_and_never_retry_commits(tables: dict) -> Non
         assert t.properties["commit.retry.num-retries"] == "0"
         assert [f.name for f in t.spec().fields] == ["captured_day"]
     assert isinstance(tables["verdicts"].schema().as_arrow(), pa.Schema)
+
+
+def test_maintenance_compacts_and_never_expires_the_offsets_chain(tables: dict) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from services.sink.maintenance import maintain, protected_snapshots
+
+    t = tables["verdicts"]
+    writer = TableWriter(t, retries=1)
+    for i in range(6):  # six small files in one day partition, offsets carried by each commit
+        rows = to_arrow(
+            "verdicts", writer.arrow_schema, records("v", [verdict(i).model_dump_json().encode()])
+        ).table
+        writer.commit(rows, start={("v", 0): i}, end={("v", 0): i + 1})
+    report = maintain("verdicts", writer.table, datetime.now(UTC) + timedelta(seconds=1), min_files=4)
+    final = writer.table.refresh()
+    assert (report.files_before, report.files_after, report.partitions_compacted) == (6, 1, 1)
+    assert final.scan().to_arrow().num_rows == 6
+    assert offsets.committed(final) == {("v", 0): 6}  # the sink resumes exactly where it was
+    assert report.snapshots_expired > 0
+    assert protected_snapshots(final) <= {s.snapshot_id for s in final.snapshots()}
