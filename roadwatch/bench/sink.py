@@ -126,7 +126,7 @@ def run(kafka: KafkaSettings, rows: int = 200_000, flush_rows: int = 50_000) -> 
             verdicts_topic=topic,
             dlq_pattern=f"^{uuid.uuid4().hex}$",
             flush_rows=flush_rows,
-            flush_interval_ms=5_000,
+            flush_interval_ms=250,
             max_poll_records=20_000,
             group_id=f"bench-{uuid.uuid4().hex}",
             metrics_port=0,
