@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -83,8 +84,14 @@ def _wait_for_verdicts(sup: Supervisor, wanted: set[str], timeout_s: float) -> d
     return found
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _demo(args: argparse.Namespace) -> int:
-    kafka = control.up(StackSettings())
+    signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM stops the services as cleanly as Ctrl-C does
+    stack = StackSettings()
+    kafka = control.up(stack)
     sup = supervisor(args.models)
     try:
         sup.start()
@@ -103,6 +110,7 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         if not args.keep:
             sup.stop()
+            control.down(stack)
     return 0
 
 
