@@ -17,18 +17,38 @@ from roadwatch.stack.settings import StackSettings
 log = logging.getLogger(__name__)
 
 
+def _sasl(s: StackSettings) -> list[str]:
+    """An extra SASL_PLAINTEXT (PLAIN) listener with the configured users, when `sasl_port` is set."""
+    if s.sasl_port is None:
+        return []
+    users = " ".join(f'user_{u}="{p.get_secret_value()}"' for u, p in sorted(s.sasl_users.items()))
+    return [
+        "sasl.enabled.mechanisms=PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+        f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
+    ]
+
+
 def server_properties(s: StackSettings) -> str:
-    """The broker+controller configuration for one node on loopback."""
+    """The broker+controller configuration for one node on loopback (plus a SASL listener if configured)."""
+    listeners = f"PLAINTEXT://{s.host}:{s.port},CONTROLLER://{s.host}:{s.controller_port}"
+    advertised = f"PLAINTEXT://{s.host}:{s.port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if s.sasl_port is not None:
+        listeners += f",SASL_PLAINTEXT://{s.host}:{s.sasl_port}"
+        advertised += f",SASL_PLAINTEXT://{s.host}:{s.sasl_port}"
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.bootstrap.servers={s.host}:{s.controller_port}",
-            f"listeners=PLAINTEXT://{s.host}:{s.port},CONTROLLER://{s.host}:{s.controller_port}",
-            f"advertised.listeners=PLAINTEXT://{s.host}:{s.port}",
+            f"listeners={listeners}",
+            f"advertised.listeners={advertised}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"listener.security.protocol.map={protocols}",
+            *_sasl(s),
             f"log.dirs={s.data_dir}",
             f"num.partitions={s.partitions}",
             "offsets.topic.replication.factor=1",

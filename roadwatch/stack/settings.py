@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from roadwatch.settings import DEFAULT_HOME, ComponentSettings
@@ -26,6 +26,8 @@ class StackSettings(ComponentSettings):
     partitions: int = Field(3, ge=1)
     retention_ms: int = Field(7 * 24 * 3600 * 1000, ge=60_000)
     heap: str = "1g"
+    sasl_port: int | None = Field(None, ge=1, le=65535, description="extra SASL_PLAINTEXT (PLAIN) listener")
+    sasl_users: dict[str, SecretStr] = Field(default_factory=dict)
     start_timeout_s: float = 90.0
 
     @property
