@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from prometheus_client import Counter
 
@@ -24,9 +24,8 @@ DEAD_LETTERS = Counter(
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-@dataclass(frozen=True)
-class RawRecord:
-    """What a consumer knows about a record before decoding it."""
+class RawRecord(NamedTuple):
+    """What a consumer knows about a record before decoding it (a tuple: built once per consumed record)."""
 
     topic: str
     partition: int

@@ -33,12 +33,14 @@ SERVICE = "sink"
 
 
 def _span(batch: list[RawRecord]) -> tuple[Offsets, Offsets]:
+    """First offset and next offset per partition (a buffer holds each partition's records in order)."""
     start: Offsets = {}
     end: Offsets = {}
     for r in batch:
         tp = (r.topic, r.partition)
-        start[tp] = min(start.get(tp, r.offset), r.offset)
-        end[tp] = max(end.get(tp, 0), r.offset + 1)
+        if tp not in start:
+            start[tp] = r.offset
+        end[tp] = r.offset + 1
     return start, end
 
 
@@ -48,6 +50,7 @@ class Sink:
     def __init__(self, settings: SinkSettings, writers: dict[str, TableWriter], consumer: Consumer) -> None:
         self.settings, self.writers, self.consumer = settings, writers, consumer
         self.buffers: dict[str, list[RawRecord]] = defaultdict(list)
+        self._table_of: dict[str, str] = {}
         self._buffered = 0
         self._last_flush = time.monotonic()
 
@@ -99,7 +102,10 @@ class Sink:
                     log.warning("consumer error: %s", err, extra=ctx(service=SERVICE))
                 continue
             record = raw(msg)
-            self.buffers[self.settings.table_for(record.topic)].append(record)
+            table = self._table_of.get(record.topic)
+            if table is None:
+                table = self._table_of[record.topic] = self.settings.table_for(record.topic)
+            self.buffers[table].append(record)
             self._buffered += 1
         due = time.monotonic() - self._last_flush >= self.settings.flush_interval_ms / 1000
         if self._buffered >= self.settings.flush_rows or (due and self._buffered):

@@ -43,6 +43,8 @@ def sink_env(
 
 
 def counts(warehouse: Path) -> dict[str, Counter[str]]:
+    if not (warehouse / "catalog.db").exists():
+        return {}  # the sink has not started yet
     catalog = SqlCatalog(
         "roadwatch", uri=f"sqlite:///{warehouse}/catalog.db", warehouse=f"file://{warehouse}"
     )
