@@ -22,6 +22,7 @@ from flink_jobs.records import to_event
 from flink_jobs.state_machine import Config, step
 from roadwatch.bench.common import fresh_topic
 from roadwatch.kafka.clients import idempotent_producer
+from roadwatch.producer.api import send
 from roadwatch.settings import KafkaSettings
 from schemas import Verdict
 
@@ -82,12 +83,7 @@ def run(kafka: KafkaSettings, events: int = 50_000, timeout_s: float = 600) -> d
     payloads = _payloads(events)
     producer = idempotent_producer(kafka)
     for p in payloads:
-        while True:
-            try:
-                producer.produce(verdicts, key=b"k", value=p)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        send(producer, verdicts, "k", p)
     producer.flush(60)
     loop_eps = _python_loop(payloads)
 

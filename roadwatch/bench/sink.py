@@ -18,6 +18,7 @@ from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.txloop import raw
 from roadwatch.observability import Health
+from roadwatch.producer.api import send
 from roadwatch.settings import KafkaSettings
 from schemas import TierOpinion, Verdict
 from services.sink.catalog import ensure_tables, open_catalog
@@ -98,12 +99,7 @@ def run(kafka: KafkaSettings, rows: int = 200_000, flush_rows: int = 50_000) -> 
     topic = fresh_topic(kafka, "sink-verdicts")
     producer = idempotent_producer(kafka)
     for value in _verdicts(rows):
-        while True:
-            try:
-                producer.produce(topic, key=b"cam", value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        send(producer, topic, "cam", value)
     producer.flush(60)
 
     with tempfile.TemporaryDirectory() as tmp:

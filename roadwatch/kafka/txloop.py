@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
-from roadwatch.kafka.deadletter import RawRecord
+from roadwatch.errors import InvalidInputError
+from roadwatch.kafka.codec import encode
+from roadwatch.kafka.deadletter import DEAD_LETTERS, RawRecord, dead_letter
+from roadwatch.kafka.topics import dlq
 from roadwatch.logs import ctx
 
 log = logging.getLogger(__name__)
@@ -186,3 +189,17 @@ class TransactionalLoop:
             _, high = self._consumer.get_watermark_offsets(tp, timeout=1, cached=False)
             if tp.offset >= 0:
                 LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+
+
+def dead_letter_output(record: RawRecord, service: str, exc: InvalidInputError) -> Output:
+    """The dead letter for `record` on `<topic>.dlq`, counted and logged with the record's coordinates."""
+    letter = dead_letter(record, service=service, reason=exc.reason, detail=exc.detail)
+    DEAD_LETTERS.labels(service, exc.reason).inc()
+    log.warning(
+        "dead letter: %s",
+        exc,
+        extra=ctx(
+            topic=record.topic, partition=record.partition, offset=record.offset, event_id=letter.event_id
+        ),
+    )
+    return Output(dlq(record.topic), record.key, encode(letter))

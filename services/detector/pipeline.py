@@ -13,10 +13,8 @@ import numpy as np
 from roadwatch.errors import InvalidInputError
 from roadwatch.images.load import load_rgb
 from roadwatch.kafka.codec import decode, encode
-from roadwatch.kafka.deadletter import DEAD_LETTERS, RawRecord, dead_letter
-from roadwatch.kafka.topics import dlq
-from roadwatch.kafka.txloop import Output
-from roadwatch.logs import ctx
+from roadwatch.kafka.deadletter import RawRecord
+from roadwatch.kafka.txloop import Output, dead_letter_output
 from schemas import Detection, ImageEvent
 from schemas.records import utcnow
 from services.detector import metrics
@@ -99,16 +97,7 @@ class DetectorPipeline:
         return out
 
     def _dead(self, record: RawRecord, exc: InvalidInputError) -> Output:
-        letter = dead_letter(record, service=SERVICE, reason=exc.reason, detail=exc.detail)
-        DEAD_LETTERS.labels(SERVICE, exc.reason).inc()
-        log.warning(
-            "dead letter: %s",
-            exc,
-            extra=ctx(
-                topic=record.topic, partition=record.partition, offset=record.offset, event_id=letter.event_id
-            ),
-        )
-        return Output(dlq(record.topic), record.key, encode(letter))
+        return dead_letter_output(record, SERVICE, exc)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

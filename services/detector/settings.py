@@ -9,8 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from roadwatch.images.fetch import FetchPolicy
-from roadwatch.images.inspect import ImageLimits
+from roadwatch.images.access import ImageAccess
 from roadwatch.kafka.topics import DETECTIONS, IMAGES, THRESHOLDS, VERDICTS, escalations
 from roadwatch.settings import ComponentSettings
 
@@ -31,7 +30,7 @@ CONE_MODEL = ModelSpec(path="roadwork-cone-yolov5n-640.onnx", imgsz=320)
 FAST_ESCALATIONS = escalations("fast")
 
 
-class DetectorSettings(ComponentSettings):
+class DetectorSettings(ComponentSettings, ImageAccess):
     section: ClassVar[str] = "detector"
     model_config = SettingsConfigDict(env_prefix="ROADWATCH_DETECTOR_", frozen=True, extra="forbid")
 
@@ -51,11 +50,6 @@ class DetectorSettings(ComponentSettings):
     # Half the cores: the model runtime uses all of them; more workers only pay off for slow remote fetches.
     decode_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     warmup_runs: int = Field(2, ge=0)
-    max_pixels: int = Field(40_000_000, gt=0)
-    max_bytes: int = Field(25 * 1024 * 1024, gt=0)
-    allowed_file_roots: list[Path] = Field(default_factory=list)
-    allowed_http_hosts: list[str] = Field(default_factory=list)
-    allowed_s3_buckets: list[str] = Field(default_factory=list)
     metrics_port: int = Field(9101, ge=0, le=65535)
 
     @model_validator(mode="after")
@@ -67,14 +61,3 @@ class DetectorSettings(ComponentSettings):
     @property
     def transactional_id(self) -> str:
         return f"{self.group_id}-{self.instance_id}"
-
-    def limits(self) -> ImageLimits:
-        return ImageLimits(self.max_bytes, self.max_pixels)
-
-    def fetch_policy(self) -> FetchPolicy:
-        return FetchPolicy(
-            tuple(self.allowed_file_roots),
-            frozenset(self.allowed_http_hosts),
-            frozenset(self.allowed_s3_buckets),
-            self.max_bytes,
-        )

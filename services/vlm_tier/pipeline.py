@@ -15,9 +15,8 @@ from prometheus_client import Counter, Histogram
 from roadwatch.errors import BackendError, BulkheadFullError, CircuitOpenError, InvalidInputError
 from roadwatch.images.load import load_bytes
 from roadwatch.kafka.codec import decode, encode
-from roadwatch.kafka.deadletter import DEAD_LETTERS, RawRecord, dead_letter
-from roadwatch.kafka.topics import dlq
-from roadwatch.kafka.txloop import Output
+from roadwatch.kafka.deadletter import RawRecord
+from roadwatch.kafka.txloop import Output, dead_letter_output
 from roadwatch.logs import ctx
 from schemas import EscalationRequest, TierOpinion
 from schemas.records import utcnow
@@ -166,16 +165,7 @@ class TierPipeline:
         return [Output(self.settings.topic(e.target_tier), e.source_id.encode(), encode(e))]
 
     def _dead(self, record: RawRecord, exc: InvalidInputError) -> Output:
-        letter = dead_letter(record, service=self.service, reason=exc.reason, detail=exc.detail)
-        DEAD_LETTERS.labels(self.service, exc.reason).inc()
-        log.warning(
-            "dead letter: %s",
-            exc,
-            extra=ctx(
-                topic=record.topic, partition=record.partition, offset=record.offset, event_id=letter.event_id
-            ),
-        )
-        return Output(dlq(record.topic), record.key, encode(letter))
+        return dead_letter_output(record, self.service, exc)
 
     def close(self) -> None:
         self._loop.run_until_complete(self.backend.close())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from roadwatch.images.inspect import ImageLimits
 from roadwatch.kafka.clients import consumer, transactional_producer
 from roadwatch.kafka.txloop import TransactionalLoop
 from roadwatch.observability import Health, serve
@@ -34,7 +33,7 @@ def build_backend(settings: TierSettings) -> Backend:
     from services.vlm_tier.backends.local_backend import LocalBackend
 
     return LocalBackend(
-        settings.tier, settings.models_dir, ImageLimits(settings.max_bytes, settings.max_pixels)
+        settings.tier, settings.models_dir, settings.limits()
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
-from roadwatch.images.fetch import FetchPolicy
+from roadwatch.images.access import ImageAccess
 from roadwatch.kafka.topics import VERDICTS, escalations
 from roadwatch.settings import ComponentSettings, toml_section
 from services.vlm_tier.breaker import BreakerConfig
@@ -17,7 +17,7 @@ from services.vlm_tier.core import ORDER, Ladder, VlmTier
 DEFAULT_ACCEPT = {"fast": 0.7, "power": 0.65, "precision": 0.0}
 
 
-class TierSettings(ComponentSettings):
+class TierSettings(ComponentSettings, ImageAccess):
     """One tier's backend, thresholds, resilience and topics."""
 
     section: ClassVar[str] = "vlm"
@@ -51,11 +51,6 @@ class TierSettings(ComponentSettings):
     instance_id: str = "0"
     batch_size: int = Field(256, ge=1)  # one transaction; ~8 rounds of max_in_flight keeps the tail small
     batch_timeout_ms: int = Field(200, ge=1)
-    allowed_file_roots: list[Path] = Field(default_factory=list)
-    allowed_http_hosts: list[str] = Field(default_factory=list)
-    allowed_s3_buckets: list[str] = Field(default_factory=list)
-    max_bytes: int = Field(25 * 1024 * 1024, gt=0)
-    max_pixels: int = Field(40_000_000, gt=0)
     metrics_port: int = Field(9102, ge=0, le=65535)
 
     def topic(self, tier: VlmTier) -> str:
@@ -85,14 +80,6 @@ class TierSettings(ComponentSettings):
             self.breaker_slow_s,
             self.breaker_wait_s,
             self.breaker_half_open_calls,
-        )
-
-    def fetch_policy(self) -> FetchPolicy:
-        return FetchPolicy(
-            tuple(self.allowed_file_roots),
-            frozenset(self.allowed_http_hosts),
-            frozenset(self.allowed_s3_buckets),
-            self.max_bytes,
         )
 
 

@@ -48,3 +48,25 @@ def weights_sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def to_canonical(
+    xyxyn: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, labels: dict[int, str], model: str
+) -> list[Detection]:
+    """Canonical detections from normalised xyxy boxes, confidences and class ids (converters end here)."""
+    boxes = np.asarray(xyxyn, dtype=np.float64).reshape(-1, 4).clip(0.0, 1.0)
+    conf = np.asarray(confidence, dtype=np.float64).reshape(-1)
+    cls = np.asarray(class_id).reshape(-1).astype(int)
+    return [
+        Detection(
+            label=labels.get(int(c), str(int(c))),
+            class_id=int(c),
+            confidence=float(min(1.0, p)),
+            x1=float(b[0]),
+            y1=float(b[1]),
+            x2=float(b[2]),
+            y2=float(b[3]),
+            model=model,
+        )
+        for b, p, c in zip(boxes, conf, cls, strict=True)
+    ]

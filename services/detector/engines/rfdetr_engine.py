@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from schemas import Detection, ModelRef
-from services.detector.engines.base import WholeImageEngine, weights_sha256
+from services.detector.engines.base import WholeImageEngine, to_canonical, weights_sha256
 
 
 def from_rfdetr(
@@ -22,22 +22,9 @@ def from_rfdetr(
 ) -> list[Detection]:
     """Canonical detections from RF-DETR's pixel-space arrays (supervision `Detections` fields)."""
     scale = np.array([width, height, width, height], dtype=np.float64)
-    boxes = (np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) / scale).clip(0.0, 1.0)
-    return [
-        Detection(
-            label=labels.get(int(c), str(int(c))),
-            class_id=int(c),
-            confidence=float(min(1.0, p)),
-            x1=float(b[0]),
-            y1=float(b[1]),
-            x2=float(b[2]),
-            y2=float(b[3]),
-            model=model,
-        )
-        for b, p, c in zip(
-            boxes, np.asarray(confidence).reshape(-1), np.asarray(class_id).reshape(-1), strict=True
-        )
-    ]
+    return to_canonical(
+        np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) / scale, confidence, class_id, labels, model
+    )
 
 
 class RfDetrEngine(WholeImageEngine):

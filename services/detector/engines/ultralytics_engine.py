@@ -12,28 +12,12 @@ from typing import Any
 import numpy as np
 
 from schemas import Detection, ModelRef
-from services.detector.engines.base import WholeImageEngine, weights_sha256
+from services.detector.engines.base import WholeImageEngine, to_canonical, weights_sha256
 
 
 def from_ultralytics(result: Any, labels: dict[int, str], model: str) -> list[Detection]:
     """Canonical detections from one Ultralytics `Results` (its `.boxes.xyxyn`, `.conf`, `.cls`)."""
-    boxes = result.boxes
-    xyxyn = np.asarray(boxes.xyxyn, dtype=np.float64).reshape(-1, 4).clip(0.0, 1.0)
-    conf = np.asarray(boxes.conf, dtype=np.float64).reshape(-1)
-    cls = np.asarray(boxes.cls).reshape(-1).astype(int)
-    return [
-        Detection(
-            label=labels.get(int(c), str(int(c))),
-            class_id=int(c),
-            confidence=float(min(1.0, p)),
-            x1=float(b[0]),
-            y1=float(b[1]),
-            x2=float(b[2]),
-            y2=float(b[3]),
-            model=model,
-        )
-        for b, p, c in zip(xyxyn, conf, cls, strict=True)
-    ]
+    return to_canonical(result.boxes.xyxyn, result.boxes.conf, result.boxes.cls, labels, model)
 
 
 class UltralyticsEngine(WholeImageEngine):
