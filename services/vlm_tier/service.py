@@ -32,9 +32,7 @@ def build_backend(settings: TierSettings) -> Backend:
         )
     from services.vlm_tier.backends.local_backend import LocalBackend
 
-    return LocalBackend(
-        settings.tier, settings.models_dir, settings.limits()
-    )
+    return LocalBackend(settings.tier, settings.models_dir, settings.limits())
 
 
 def build_pipeline(settings: TierSettings) -> TierPipeline:
