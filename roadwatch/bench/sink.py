@@ -3,8 +3,8 @@ of the same Arrow batches, in one run, each into its own fresh SQLite catalog an
 
 from __future__ import annotations
 
+import statistics
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -95,62 +95,84 @@ def _files(catalog: CatalogSettings) -> int:
     return len(table.inspect.files())
 
 
-def run(kafka: KafkaSettings, rows: int = 200_000, flush_rows: int = 50_000) -> dict[str, Any]:
+def _bare_round(records: list[RawRecord], catalog: CatalogSettings, flush_rows: int) -> float:
+    """Seconds to append the same Arrow batches (prepared untimed) to a fresh table."""
+    table = ensure_tables(open_catalog(catalog), catalog.namespace)["verdicts"]
+    schema = table.schema().as_arrow()
+    batches = [
+        to_arrow("verdicts", schema, records[i : i + flush_rows]).table
+        for i in range(0, len(records), flush_rows)
+    ]
+    started = time.perf_counter()
+    for batch in batches:
+        table.append(batch)
+    return time.perf_counter() - started
+
+
+def _sink_round(
+    kafka: KafkaSettings,
+    topic: str,
+    rows: int,
+    catalog: CatalogSettings,
+    flush_rows: int,
+    latencies: list[float],
+) -> float:
+    """Seconds from the sink's assignment until the table's offsets cover all `rows` (fresh catalog)."""
+    settings = SinkSettings(
+        verdicts_topic=topic,
+        dlq_pattern=f"^{uuid.uuid4().hex}$",
+        flush_rows=flush_rows,
+        flush_interval_ms=250,
+        max_poll_records=20_000,
+        group_id=f"bench-{uuid.uuid4().hex}",
+        metrics_port=0,
+    )
+    sink = build(settings, catalog, kafka)
+    writer = sink.writers["verdicts"]
+    original_commit = writer.commit
+
+    def timed_commit(*args: Any, **kwargs: Any) -> float:
+        elapsed = original_commit(*args, **kwargs)
+        latencies.append(elapsed * 1000)
+        return elapsed
+
+    writer.commit = timed_commit  # type: ignore[method-assign]
+    assigned = _Assigned("bench-sink")
+    sink.subscribe(assigned)  # the sink's own loop, driven here until every offset is committed
+    while sum(writer.committed.get((topic, p), 0) for p in range(3)) < rows:
+        sink.step()
+    elapsed = time.perf_counter() - assigned.at  # from the group assignment, not process start-up
+    sink.consumer.close()
+    return elapsed
+
+
+def run(
+    kafka: KafkaSettings, rows: int = 200_000, flush_rows: int = 50_000, rounds: int = 3
+) -> dict[str, Any]:
+    """Alternate bare and sink `rounds` times, each into fresh catalogs; report medians."""
     topic = fresh_topic(kafka, "sink-verdicts")
     producer = idempotent_producer(kafka)
     for value in _verdicts(rows):
         send(producer, topic, "cam", value)
     producer.flush(60)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        sink_cat = CatalogSettings(warehouse=str(Path(tmp) / "sink"))
-        bare_cat = CatalogSettings(warehouse=str(Path(tmp) / "bare"))
-        # bare: the same Arrow batches, prepared untimed, appended one after the other
-        records = _read_back(kafka, topic, rows)
-        bare_table = ensure_tables(open_catalog(bare_cat), bare_cat.namespace)["verdicts"]
-        schema = bare_table.schema().as_arrow()
-        batches = [
-            to_arrow("verdicts", schema, records[i : i + flush_rows]).table
-            for i in range(0, rows, flush_rows)
-        ]
-        started = time.perf_counter()
-        for batch in batches:
-            bare_table.append(batch)
-        bare_s = time.perf_counter() - started
-
-        settings = SinkSettings(
-            verdicts_topic=topic,
-            dlq_pattern=f"^{uuid.uuid4().hex}$",
-            flush_rows=flush_rows,
-            flush_interval_ms=250,
-            max_poll_records=20_000,
-            group_id=f"bench-{uuid.uuid4().hex}",
-            metrics_port=0,
-        )
-        sink = build(settings, sink_cat, kafka)
-        writer = sink.writers["verdicts"]
-        latencies: list[float] = []
-        original_commit = writer.commit
-
-        def timed_commit(*args: Any, **kwargs: Any) -> float:
-            elapsed = original_commit(*args, **kwargs)
-            latencies.append(elapsed * 1000)
-            return elapsed
-
-        writer.commit = timed_commit  # type: ignore[method-assign]
-        stop, assigned = threading.Event(), _Assigned("bench-sink")
-        thread = threading.Thread(target=sink.run, args=(stop, assigned))
-        thread.start()
-        while sum(writer.committed.get((topic, p), 0) for p in range(3)) < rows:
-            time.sleep(0.02)
-        sink_s = time.perf_counter() - assigned.at  # from the group assignment, not process start-up
-        stop.set()
-        thread.join(30)
-        files = _files(sink_cat)
-    sink_rps, bare_rps = rows / sink_s, rows / bare_s
+    records = _read_back(kafka, topic, rows)
+    bare_s: list[float] = []
+    sink_s: list[float] = []
+    latencies: list[float] = []
+    files = 0
+    for r in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            bare_s.append(
+                _bare_round(records, CatalogSettings(warehouse=str(Path(tmp) / f"bare{r}")), flush_rows)
+            )
+            sink_cat = CatalogSettings(warehouse=str(Path(tmp) / f"sink{r}"))
+            sink_s.append(_sink_round(kafka, topic, rows, sink_cat, flush_rows, latencies))
+            files = _files(sink_cat)
+    sink_rps, bare_rps = rows / statistics.median(sink_s), rows / statistics.median(bare_s)
     return {
         "bench": "sink",
         "rows": rows,
+        "rounds": rounds,
         "flush_rows": flush_rows,
         "rows_per_s": round(sink_rps),
         "bare_rows_per_s": round(bare_rps),

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
@@ -76,7 +77,7 @@ class Sink:
         self.flush()
 
     def run(self, stop: threading.Event, health: Health | None = None) -> None:
-        self.consumer.subscribe(self.topics(), on_assign=self._assigned(health), on_revoke=self.on_revoke)
+        self.subscribe(health)
         try:
             while not stop.is_set():
                 self.step()
@@ -84,7 +85,11 @@ class Sink:
         finally:
             self.consumer.close()
 
-    def _assigned(self, health: Health | None):  # type: ignore[no-untyped-def]
+    def subscribe(self, health: Health | None = None) -> None:
+        """Subscribe; on assignment, seek to the tables' offsets and report ready."""
+        self.consumer.subscribe(self.topics(), on_assign=self._assigned(health), on_revoke=self.on_revoke)
+
+    def _assigned(self, health: Health | None) -> Callable[[Consumer, list[TopicPartition]], None]:
         def callback(consumer: Consumer, partitions: list[TopicPartition]) -> None:
             self.on_assign(consumer, partitions)
             if health is not None:
