@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from roadwatch.cli.output import emit
 from roadwatch.settings import kafka_settings_from_env
 
 SHARED = "../shared"
@@ -66,10 +65,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    result = BENCHES[args.name](args)
-    if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        for key, value in result.items():
-            sys.stdout.write(f"{key:24} {value}\n")
+    emit(BENCHES[args.name](args), args.json)
     return 0

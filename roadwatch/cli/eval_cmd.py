@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from roadwatch.cli.output import emit
 from roadwatch.evaluation.cascade import LadderEscalator
 
 
@@ -48,10 +48,5 @@ def _eval(args: argparse.Namespace) -> int:
     detector.close()
     if escalator is not None:
         escalator.close()
-    figures = result.as_dict()
-    if args.json:
-        sys.stdout.write(json.dumps(figures) + "\n")
-    else:
-        for key, value in figures.items():
-            sys.stdout.write(f"{key:16} {value}\n")
+    emit(result.as_dict(), args.json)
     return 0
