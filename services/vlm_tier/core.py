@@ -31,9 +31,11 @@ class Ladder:
     detector_midpoint: float = 0.3
 
 
-def default_ladder(tier: VlmTier, accept: float) -> Ladder:
+def ladder_for(tier: VlmTier, accept: float, detector_midpoint: float) -> Ladder:
+    """The tier's place in ORDER: escalate to the next one up, fail over to the next one down."""
     i = ORDER.index(tier)
-    return Ladder(tier, ORDER[i + 1] if i + 1 < len(ORDER) else None, ORDER[i - 1] if i else None, accept)
+    above = ORDER[i + 1] if i + 1 < len(ORDER) else None
+    return Ladder(tier, above, ORDER[i - 1] if i else None, accept, detector_midpoint)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from roadwatch.images.access import ImageAccess
 from roadwatch.kafka.topics import VERDICTS, escalations
 from roadwatch.settings import ComponentSettings, toml_section
 from services.vlm_tier.breaker import BreakerConfig
-from services.vlm_tier.core import ORDER, Ladder, VlmTier
+from services.vlm_tier.core import Ladder, VlmTier, ladder_for
 
 DEFAULT_ACCEPT = {"fast": 0.7, "power": 0.65, "precision": 0.0}
 
@@ -61,15 +61,8 @@ class TierSettings(ComponentSettings, ImageAccess):
         return self.group_id or f"roadwatch-vlm-{self.tier}"
 
     def ladder(self) -> Ladder:
-        i = ORDER.index(self.tier)
         accept = self.accept if self.accept is not None else DEFAULT_ACCEPT[self.tier]
-        return Ladder(
-            self.tier,
-            ORDER[i + 1] if i + 1 < len(ORDER) else None,
-            ORDER[i - 1] if i else None,
-            accept,
-            self.detector_midpoint,
-        )
+        return ladder_for(self.tier, accept, self.detector_midpoint)
 
     def breaker(self) -> BreakerConfig:
         return BreakerConfig(
