@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
-from pyflink.common import Duration, Row, Types, WatermarkStrategy
+from pyflink.common import Configuration, Duration, Row, Types, WatermarkStrategy
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.common.time import Time
 from pyflink.datastream import (
@@ -21,10 +21,15 @@ from pyflink.datastream import (
     RuntimeContext,
     StreamExecutionEnvironment,
 )
-from pyflink.datastream.connectors.kafka import KafkaOffsetsInitializer, KafkaSource
+from pyflink.datastream.connectors.kafka import (
+    KafkaOffsetResetStrategy,
+    KafkaOffsetsInitializer,
+    KafkaSource,
+)
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 from pyflink.table import StreamTableEnvironment
 
+from flink_jobs.checkpoints import latest_checkpoint, prune
 from flink_jobs.connector import connector_jars
 from flink_jobs.records import dump_state, load_state, render, to_event
 from flink_jobs.settings import FlinkSettings
@@ -96,15 +101,33 @@ def _source(s: FlinkSettings, topic: str) -> KafkaSource:
         .set_bootstrap_servers(s.bootstrap)
         .set_topics(topic)
         .set_group_id(s.group_id)
-        .set_starting_offsets(KafkaOffsetsInitializer.earliest())
+        # without a checkpoint to restore, resume from the offsets committed at the last checkpoint
+        .set_starting_offsets(KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST))
         .set_value_only_deserializer(SimpleStringSchema())
         .set_property("isolation.level", "read_committed")
         .build()
     )
 
 
+def configuration(s: FlinkSettings) -> Configuration:
+    """Retained checkpoints in `checkpoint_dir`; restore from the newest one when `restore` is on."""
+    conf = Configuration()
+    s.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    conf.set_string("execution.checkpointing.dir", s.checkpoint_dir.resolve().as_uri())
+    conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+    conf.set_string("execution.checkpointing.num-retained", "2")
+    latest = latest_checkpoint(s.checkpoint_dir) if s.restore else None
+    if latest is not None:
+        prune(s.checkpoint_dir, latest)
+        conf.set_string("execution.state-recovery.path", str(latest))
+        log.info("restoring from checkpoint %s", latest)
+    else:
+        log.info("no checkpoint to restore under %s; starting from committed offsets", s.checkpoint_dir)
+    return conf
+
+
 def build(s: FlinkSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, Any]:
-    env = StreamExecutionEnvironment.get_execution_environment()
+    env = StreamExecutionEnvironment.get_execution_environment(configuration(s))
     env.set_python_executable(sys.executable)
     env.add_jars(*(jar.as_uri() for jar in connector_jars(s.jar_cache)))
     env.set_parallelism(s.parallelism)

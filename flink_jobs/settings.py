@@ -31,6 +31,17 @@ class FlinkSettings:
     checkpoint_ms: int = field(default_factory=lambda: int(_env("CHECKPOINT_MS", "5000")))
     parallelism: int = field(default_factory=lambda: int(_env("PARALLELISM", "1")))
     state_ttl_days: int = field(default_factory=lambda: int(_env("STATE_TTL_DAYS", "7")))
+    checkpoint_dir: Path = field(
+        default_factory=lambda: Path(
+            _env(
+                "CHECKPOINT_DIR",
+                str(
+                    Path.home() / ".roadwatch" / "flink" / "checkpoints" / _env("GROUP_ID", "roadwatch-flink")
+                ),
+            )
+        )
+    )
+    restore: bool = field(default_factory=lambda: _env("RESTORE", "true").lower() in ("1", "true", "yes"))
     jar_cache: Path = field(
         default_factory=lambda: Path(_env("JAR_CACHE", str(Path.home() / ".cache" / "roadwatch")))
     )

@@ -1,0 +1,33 @@
+import os
+from pathlib import Path
+
+from flink_jobs.checkpoints import latest_checkpoint, prune
+
+
+def checkpoint(root: Path, job: str, n: int, mtime: float, complete: bool = True) -> Path:
+    chk = root / job / f"chk-{n}"
+    chk.mkdir(parents=True)
+    if complete:
+        (chk / "_metadata").write_bytes(b"x")
+        os.utime(chk / "_metadata", (mtime, mtime))
+    return chk
+
+
+def test_no_checkpoint_in_an_empty_or_missing_directory(tmp_path: Path) -> None:
+    assert latest_checkpoint(tmp_path / "missing") is None
+    assert latest_checkpoint(tmp_path) is None
+
+
+def test_the_newest_complete_checkpoint_across_jobs_wins(tmp_path: Path) -> None:
+    checkpoint(tmp_path, "job-a", 7, 1000)
+    newest = checkpoint(tmp_path, "job-b", 2, 2000)
+    checkpoint(tmp_path, "job-b", 3, 3000, complete=False)  # still being written: no _metadata
+    assert latest_checkpoint(tmp_path) == newest
+
+
+def test_prune_keeps_only_the_job_of_the_restored_checkpoint(tmp_path: Path) -> None:
+    old = checkpoint(tmp_path, "job-a", 7, 1000)
+    keep = checkpoint(tmp_path, "job-b", 2, 2000)
+    assert prune(tmp_path, keep) == [old.parent]
+    assert [p.name for p in tmp_path.iterdir()] == ["job-b"]
+    assert prune(tmp_path / "missing", None) == []
