@@ -36,3 +36,8 @@ class CircuitOpenError(RoadwatchError):
 
 class BulkheadFullError(RoadwatchError):
     """A call was refused because the tier already has its maximum calls in flight."""
+
+
+class TransactionStuckError(RoadwatchError):
+    """A Kafka transactional call outlived its timeout (librdkafka can block past it when the group
+    coordinator went away); the service exits so that its supervisor starts a fresh producer."""

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
+
+from roadwatch.errors import TransactionStuckError
+
+log = logging.getLogger(__name__)
+STUCK_EXIT_CODE = 75  # EX_TEMPFAIL: start me again
 
 
 def run_until_signalled(target: Callable[[threading.Event], None]) -> None:
@@ -15,4 +22,10 @@ def run_until_signalled(target: Callable[[threading.Event], None]) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
-    target(stop)
+    try:
+        target(stop)
+    except TransactionStuckError:
+        # the stuck librdkafka handle could block a normal interpreter exit in its destructor
+        log.critical("exiting for a restart with a fresh producer", exc_info=True)
+        logging.shutdown()
+        os._exit(STUCK_EXIT_CODE)

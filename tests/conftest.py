@@ -8,6 +8,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,17 @@ def shared_dir() -> Path:
     return SHARED
 
 
-def _testcontainer() -> Iterator[str] | None:
+@dataclass(frozen=True)
+class Broker:
+    """The test session's broker; `outage`/`recover` take it away and bring it back (None where the
+    tests cannot: an existing cluster named by KAFKA_BOOTSTRAP_SERVERS)."""
+
+    bootstrap: str
+    outage: Callable[[], None] | None = None
+    recover: Callable[[], None] | None = None
+
+
+def _testcontainer() -> Iterator[Broker] | None:
     try:
         import docker
         from docker.errors import DockerException
@@ -40,20 +51,21 @@ def _testcontainer() -> Iterator[str] | None:
         log.info("no Docker engine (%s); using the project's local broker", exc)
         return None
 
-    def run() -> Iterator[str]:
+    def run() -> Iterator[Broker]:
         from testcontainers.kafka import KafkaContainer
 
         with KafkaContainer("confluentinc/cp-kafka:7.7.1").with_kraft() as kafka:
-            yield kafka.get_bootstrap_server()
+            container = kafka.get_wrapped_container()  # paused, not stopped: its mapped port stays
+            yield Broker(kafka.get_bootstrap_server(), container.pause, container.unpause)
 
     return run()
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A bootstrap address of a real Kafka broker for this test session."""
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A real Kafka broker for this test session."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        yield Broker(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
         return
     container = _testcontainer()
     if container is not None:
@@ -65,11 +77,24 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stack = StackSettings(
         home=tmp_path_factory.mktemp("stack"), port=29092, controller_port=29093, heap="768m"
     )
+
+    def outage() -> None:
+        control.down(stack)  # the broker process stops; its data stays
+
+    def recover() -> None:
+        control.up(stack)
+
     control.up(stack)
     try:
-        yield stack.bootstrap
+        yield Broker(stack.bootstrap, outage, recover)
     finally:
         control.down(stack, wipe=True)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: Broker) -> str:
+    """A bootstrap address of the session's broker."""
+    return kafka_broker.bootstrap
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
-from roadwatch.errors import InvalidInputError
+from roadwatch.errors import InvalidInputError, TransactionStuckError
 from roadwatch.kafka.codec import encode
 from roadwatch.kafka.deadletter import DEAD_LETTERS, RawRecord, dead_letter
 from roadwatch.kafka.topics import dlq
@@ -121,10 +121,11 @@ class TransactionalLoop:
             self._producer.begin_transaction()
             for out in outputs:
                 self._produce(out)
-            self._producer.send_offsets_to_transaction(
-                batch_offsets(batch), self._consumer.consumer_group_metadata(), 30
+            offsets, group = batch_offsets(batch), self._consumer.consumer_group_metadata()
+            self._retrying(
+                "send offsets", lambda: self._producer.send_offsets_to_transaction(offsets, group, 30), 30
             )
-            self._producer.commit_transaction(60)
+            self._retrying("commit", lambda: self._producer.commit_transaction(60), 60)
         except KafkaException as exc:
             err = exc.args[0]
             if not err.txn_requires_abort():
@@ -135,13 +136,27 @@ class TransactionalLoop:
                 err,
                 extra=ctx(service=self.service),
             )
-            self._producer.abort_transaction(30)
+            self._retrying("abort", lambda: self._producer.abort_transaction(30), 30)
             ABORTS.labels(self.service).inc()
             self._rewind(batch)
             return
         COMMIT_SECONDS.labels(self.service).observe(time.perf_counter() - started)
         BATCHES.labels(self.service).inc()
         BATCH_SIZE.labels(self.service).observe(len(batch))
+
+    def _retrying(self, what: str, call: Callable[[], None], timeout_s: float, pause_s: float = 1.0) -> None:
+        """Repeat a transactional call while it fails with a retriable error (e.g. the broker is away);
+        abortable and fatal errors go to the caller, and so does a call stuck past its timeout."""
+        while True:
+            try:
+                bounded(what, call, timeout_s + STUCK_GRACE_S)
+                return
+            except KafkaException as exc:
+                err = exc.args[0]
+                if not err.retriable() or err.txn_requires_abort() or err.fatal():
+                    raise
+                log.warning("%s failed, retrying: %s", what, err, extra=ctx(service=self.service))
+                time.sleep(pause_s)
 
     def _produce(self, out: Output) -> None:
         while True:
@@ -185,10 +200,40 @@ class TransactionalLoop:
         assignment = self._consumer.assignment()
         if not assignment:
             return
-        for tp in self._consumer.position(assignment):
-            _, high = self._consumer.get_watermark_offsets(tp, timeout=1, cached=False)
-            if tp.offset >= 0:
-                LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+        try:
+            for tp in self._consumer.position(assignment):
+                _, high = self._consumer.get_watermark_offsets(tp, timeout=1, cached=False)
+                if tp.offset >= 0:
+                    LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+        except KafkaException as exc:  # the broker is away or rebalancing: the gauge waits for the next round
+            log.warning("consumer lag not reported: %s", exc.args[0], extra=ctx(service=self.service))
+
+
+STUCK_GRACE_S = 30.0
+
+
+def bounded(what: str, call: Callable[[], None], timeout_s: float) -> None:
+    """Run `call` (a blocking librdkafka call that takes its own timeout) and give up waiting after
+    `timeout_s`: librdkafka can block in `send_offsets_to_transaction` past its timeout once the group
+    coordinator went away (confluentinc/librdkafka#5456, #5511). The stuck call is left on its daemon
+    thread and TransactionStuckError ends the service; a restart brings a fresh producer that fences it."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread below
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=run, name=f"kafka-{what}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if not outcome:
+        raise TransactionStuckError(f"Kafka {what} still blocked after {timeout_s:.0f}s")
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 def dead_letter_output(record: RawRecord, service: str, exc: InvalidInputError) -> Output:

@@ -7,7 +7,9 @@ off-schema answers, slow answers and HTTP 500s. Stop it to get refused connectio
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -115,6 +117,15 @@ class OpenAICompatibleServer:
 
         class Server(ThreadingHTTPServer):
             request_queue_size = 256  # the default backlog of 5 drops bursts of new connections
+            open_connections: set[socket.socket] = set()
+
+            def process_request(self, request: Any, client_address: Any) -> None:
+                self.open_connections.add(request)
+                super().process_request(request, client_address)
+
+            def shutdown_request(self, request: Any) -> None:
+                self.open_connections.discard(request)
+                super().shutdown_request(request)
 
         self._httpd = Server(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
@@ -129,8 +140,12 @@ class OpenAICompatibleServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening and cut every open keep-alive connection, as a crashed endpoint would."""
         self._httpd.shutdown()
         self._httpd.server_close()
+        for conn in list(self._httpd.open_connections):
+            with contextlib.suppress(OSError):  # the client may have closed it already
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 def main() -> None:

@@ -1,0 +1,214 @@
+"""The whole pipeline as real processes on the test broker, on topics of its own: detector, the three VLM
+tiers (openai backend, each against its own OpenAI-compatible test server), the sink into a fresh Iceberg
+warehouse, and optionally the Flink job. For the reliability suite: kill, restart, read what landed."""
+
+from __future__ import annotations
+
+import re
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+
+from roadwatch.kafka.admin import ensure_topics
+from roadwatch.kafka.topics import (
+    DETECTIONS,
+    IMAGES,
+    SOURCE_STATE,
+    THRESHOLDS,
+    TIERS,
+    VERDICTS,
+    TopicSpec,
+    dlq,
+    escalations,
+)
+from roadwatch.producer.api import ProduceReport, produce
+from roadwatch.producer.settings import ProducerSettings
+from roadwatch.settings import KafkaSettings
+from roadwatch.testing.openai_server import OpenAICompatibleServer
+from tests.services import ROOT, ServiceProcess
+
+FLINK_PY = ROOT / ".venv-flink" / "bin" / "python"
+SERVICES = ("detector", *(f"vlm-{t}" for t in TIERS), "sink", "flink")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Pipeline:
+    kafka: KafkaSettings
+    shared: Path
+    work: Path
+    detector_band: tuple[float, float] = (0.15, 0.45)
+    tier_env: dict[str, str] = field(default_factory=dict)
+    prefix: str = field(default_factory=lambda: f"t.{uuid.uuid4().hex[:8]}.")
+    servers: dict[str, OpenAICompatibleServer] = field(default_factory=dict)
+    procs: dict[str, ServiceProcess] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    exits: list[tuple[str, int | None]] = field(default_factory=list)
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    @property
+    def warehouse(self) -> Path:
+        return self.work / "warehouse"
+
+    def create_topics(self) -> None:
+        names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, *(escalations(t) for t in TIERS)]
+        specs = [TopicSpec(self.topic(n), 3) for n in names]
+        specs += [TopicSpec(self.topic(dlq(n)), 3) for n in names]
+        specs.append(TopicSpec(self.topic(THRESHOLDS), 3, {"cleanup.policy": "compact"}))
+        ensure_topics(self.kafka.client_config(), specs)
+
+    def serve_vlm(self, tier: str, port: int = 0) -> OpenAICompatibleServer:
+        """(Re)start the test server `tier` talks to, on its old port when it had one."""
+        server = OpenAICompatibleServer(model=f"test-{tier}", port=port or self.ports.get(f"api-{tier}", 0))
+        self.servers[tier] = server.start()
+        self.ports[f"api-{tier}"] = int(server.base_url.split(":")[-1].split("/")[0])
+        return server
+
+    def env(self, service: str) -> dict[str, str]:
+        common = {"ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers}
+        if service == "detector":
+            return common | {
+                "ROADWATCH_DETECTOR_INPUT_TOPIC": self.topic(IMAGES),
+                "ROADWATCH_DETECTOR_DETECTIONS_TOPIC": self.topic(DETECTIONS),
+                "ROADWATCH_DETECTOR_VERDICTS_TOPIC": self.topic(VERDICTS),
+                "ROADWATCH_DETECTOR_ESCALATION_TOPIC": self.topic(escalations("fast")),
+                "ROADWATCH_DETECTOR_THRESHOLDS_TOPIC": self.topic(THRESHOLDS),
+                "ROADWATCH_DETECTOR_GROUP_ID": self.prefix + "detector",
+                "ROADWATCH_DETECTOR_MODELS_DIR": str(self.shared / "models"),
+                "ROADWATCH_DETECTOR_METRICS_PORT": str(self.port(service)),
+                "ROADWATCH_DETECTOR_BAND_LOW": str(self.detector_band[0]),
+                "ROADWATCH_DETECTOR_BAND_HIGH": str(self.detector_band[1]),
+            }
+        if service.startswith("vlm-"):
+            tier = service.removeprefix("vlm-")
+            if tier not in self.servers:
+                self.serve_vlm(tier)
+            t = f"ROADWATCH_VLM_{tier.upper()}_"
+            return (
+                common
+                | {
+                    "ROADWATCH_VLM_BACKEND": "openai",
+                    "ROADWATCH_VLM_TOPIC_PREFIX": self.prefix,
+                    "ROADWATCH_VLM_VERDICTS_TOPIC": self.topic(VERDICTS),
+                    "ROADWATCH_VLM_BATCH_SIZE": "64",
+                    f"{t}BASE_URL": f"http://127.0.0.1:{self.ports[f'api-{tier}']}/v1",
+                    f"{t}MODEL": f"test-{tier}",
+                    f"{t}GROUP_ID": self.prefix + service,
+                    f"{t}METRICS_PORT": str(self.port(service)),
+                }
+                | self.tier_env
+            )
+        if service == "sink":
+            return common | {
+                "ROADWATCH_SINK_VERDICTS_TOPIC": self.topic(VERDICTS),
+                "ROADWATCH_SINK_DETECTIONS_TOPIC": self.topic(DETECTIONS),
+                "ROADWATCH_SINK_SOURCE_STATE_TOPIC": self.topic(SOURCE_STATE),
+                "ROADWATCH_SINK_DLQ_PATTERN": f"^{re.escape(self.prefix)}.*\\.dlq$",
+                "ROADWATCH_SINK_GROUP_ID": self.prefix + "sink",
+                "ROADWATCH_SINK_FLUSH_ROWS": "2000",
+                "ROADWATCH_SINK_FLUSH_INTERVAL_MS": "500",
+                "ROADWATCH_SINK_METRICS_PORT": str(self.port(service)),
+                "ROADWATCH_CATALOG_WAREHOUSE": str(self.warehouse),
+            }
+        if service == "flink":
+            return common | {
+                "ROADWATCH_FLINK_DETECTIONS_TOPIC": self.topic(DETECTIONS),
+                "ROADWATCH_FLINK_VERDICTS_TOPIC": self.topic(VERDICTS),
+                "ROADWATCH_FLINK_STATE_TOPIC": self.topic(SOURCE_STATE),
+                "ROADWATCH_FLINK_THRESHOLDS_TOPIC": self.topic(THRESHOLDS),
+                "ROADWATCH_FLINK_GROUP_ID": self.prefix + "flink",
+                "ROADWATCH_FLINK_CHECKPOINT_MS": "2000",
+                "ROADWATCH_FLINK_CHECKPOINT_DIR": str(self.work / "flink-checkpoints"),
+            }
+        raise ValueError(f"unknown service {service!r}")
+
+    def port(self, service: str) -> int:
+        return self.ports.setdefault(service, free_port())
+
+    def process(self, service: str) -> ServiceProcess:
+        log = self.work / f"{service}.log"
+        if service == "flink":
+            return ServiceProcess("flink_jobs.confidence_state", self.env(service), log, python=str(FLINK_PY))
+        if service.startswith("vlm-"):
+            args = ["--tier", service.removeprefix("vlm-")]
+            return ServiceProcess("services.vlm_tier", self.env(service), log, args)
+        module = {"detector": "services.detector", "sink": "services.sink"}[service]
+        return ServiceProcess(module, self.env(service), log)
+
+    def start(self, services: Iterable[str]) -> None:
+        self.create_topics()
+        for name in services:
+            self.procs[name] = self.process(name).start()
+
+    def restart(self, service: str) -> None:
+        """SIGKILL `service` (its whole process group) and start a fresh one."""
+        self.procs[service].kill()
+        self.procs[service] = self.process(service).start()
+
+    def supervise(self) -> None:
+        """Start again whatever exited by itself, as the demo's supervisor and compose's restart policy
+        do; `exits` records who and with which code."""
+        for name, proc in self.procs.items():
+            if not proc.alive():
+                self.exits.append((name, proc.proc.returncode if proc.proc else None))
+                self.procs[name] = self.process(name).start()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.stop()
+        for server in self.servers.values():
+            server.stop()
+
+    def ready(self, service: str) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port(service)}/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def metric(self, service: str, name: str, labels: str) -> float | None:
+        """One sample from a service's /metrics, e.g. metric("vlm-fast", "roadwatch_breaker_state",
+        'tier="fast"'); None when the service does not answer or has no such sample."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.port(service)}/metrics", timeout=2).text
+        except httpx.HTTPError:
+            return None
+        match = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
+        return float(match.group(1)) if match else None
+
+    def produce(self, paths: list[Path], source_id: str) -> ProduceReport:
+        settings = ProducerSettings(topic=self.topic(IMAGES))
+        return produce([str(p) for p in paths], source_id, kafka=self.kafka, settings=settings)
+
+    def table(self, name: str, columns: tuple[str, ...]) -> pa.Table | None:
+        """A table the sink wrote, or None before the sink has created it."""
+        if not (self.warehouse / "catalog.db").exists():
+            return None
+        catalog = SqlCatalog(
+            "roadwatch",
+            uri=f"sqlite:///{self.warehouse}/catalog.db",
+            warehouse=self.warehouse.resolve().as_uri(),
+        )
+        try:
+            return catalog.load_table(f"roadwatch.{name}").scan(selected_fields=columns).to_arrow()
+        except NoSuchTableError:
+            return None
+
+    def verdict_counts(self) -> Counter[str]:
+        rows = self.table("verdicts", ("event_id",))
+        return Counter() if rows is None else Counter(rows.column("event_id").to_pylist())
