@@ -35,12 +35,13 @@ def to_event(topic_kind: str, value: bytes | str) -> Event:
 
 
 def render(source_id: str, out: StateOut | BandsOut, state: State, now: datetime | None = None) -> str:
-    """The JSON record for one output; `event_id` is derived from the last event, so a replay repeats it."""
+    """The JSON record for one output. Its `event_id` names the source's n-th folded event (a detection
+    and the verdict of one image share an event_id), so a replay from a checkpoint repeats it."""
     now = now or datetime.now(UTC)
     captured = state.last_captured_at or now
     if isinstance(out, BandsOut):
         return Thresholds(
-            event_id=f"bands:{source_id}:{state.last_event_id}",
+            event_id=f"bands:{source_id}:{state.events}:{state.last_event_id}",
             source_id=source_id,
             captured_at=captured,
             low=out.low,
@@ -50,7 +51,7 @@ def render(source_id: str, out: StateOut | BandsOut, state: State, now: datetime
         ).model_dump_json()
     s = out.state
     return SourceState(
-        event_id=f"state:{source_id}:{s.last_event_id}",
+        event_id=f"state:{source_id}:{s.events}:{s.last_event_id}",
         source_id=source_id,
         captured_at=captured,
         events=s.events,

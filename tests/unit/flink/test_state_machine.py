@@ -107,3 +107,20 @@ def test_records_round_trip() -> None:
     assert load_state(dump_state(state)) == state
     SourceState.model_validate_json(render("cam-1", result.outputs[0], state))  # type: ignore[arg-type]
     Thresholds.model_validate_json(render("cam-1", BandsOut(0.1, 0.5, 7), state))
+
+
+def test_outputs_for_the_detection_and_the_verdict_of_one_image_have_distinct_ids() -> None:
+    config = Config(emit_every=1)
+    detection = to_event("detection", detection_result(1, source="cam-1").model_dump_json().encode())
+    final = to_event(
+        "verdict", verdict(1, source="cam-1", event_id=detection.event_id).model_dump_json().encode()
+    )
+    first = step(None, detection, config)
+    second = step(first.state, final, config)
+    ids = [
+        SourceState.model_validate_json(render("cam-1", out, r.state)).event_id
+        for r in (first, second)
+        for out in r.outputs
+        if isinstance(out, StateOut)
+    ]
+    assert len(ids) == 2 and len(set(ids)) == 2
