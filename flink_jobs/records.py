@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from flink_jobs.state_machine import BandsOut, Event, State, StateOut
@@ -65,22 +64,3 @@ def render(source_id: str, out: StateOut | BandsOut, state: State, now: datetime
         alert=out.alert,
         updated_at=now,
     ).model_dump_json()
-
-
-def dump_state(state: State) -> str:
-    """Keyed state as JSON (what the Flink ValueState holds)."""
-    d = state.__dict__.copy()
-    for k in ("newest", "last_captured_at"):
-        d[k] = d[k].isoformat() if d[k] else None
-    d["tier_counts"] = list(map(list, state.tier_counts))
-    return json.dumps(d)
-
-
-def load_state(text: str | None) -> State | None:
-    if not text:
-        return None
-    d = json.loads(text)
-    for k in ("newest", "last_captured_at"):
-        d[k] = datetime.fromisoformat(d[k]) if d[k] else None
-    d["tier_counts"] = tuple((t, n) for t, n in d["tier_counts"])
-    return State(**d)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,7 @@ def run(kafka: KafkaSettings, events: int = 50_000, timeout_s: float = 600) -> d
         "ROADWATCH_FLINK_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
         "ROADWATCH_FLINK_EMIT_EVERY": "1",
         "ROADWATCH_FLINK_CHECKPOINT_MS": "1000",
+        "ROADWATCH_FLINK_CHECKPOINT_DIR": tempfile.mkdtemp(prefix="roadwatch-bench-flink-"),
     }
     c = Consumer(
         kafka.client_config(**{"group.id": f"b-{uuid.uuid4().hex}", "isolation.level": "read_committed"})

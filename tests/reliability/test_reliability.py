@@ -91,6 +91,7 @@ def wait_ready(pipeline: Pipeline, services: list[str], timeout_s: float = 180) 
             wait_for(lambda n=name: pipeline.ready(n), timeout_s, f"{name} to be ready")
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.skipif(not FLINK_PY.exists(), reason="the Flink environment is set up by scripts/setup.sh")
 def test_sigkill_every_service_during_a_5000_image_run(pipeline: Pipeline, shared_dir: Path) -> None:
     services = list(SERVICES)
@@ -141,6 +142,7 @@ def test_sigkill_every_service_during_a_5000_image_run(pipeline: Pipeline, share
     log.info("chaos run: %d images, kills %s, verdicts by tier %s", IMAGES, dict(kills), dict(by_tier))
 
 
+@pytest.mark.timeout(900)
 def test_broker_stop_and_restart_mid_run(kafka_broker: Broker, pipeline: Pipeline, shared_dir: Path) -> None:
     if kafka_broker.outage is None or kafka_broker.recover is None:
         pytest.skip("the broker named by KAFKA_BOOTSTRAP_SERVERS is not ours to stop")
@@ -182,6 +184,7 @@ def opened(pipeline: Pipeline, tier: str) -> float:
     return value or 0.0
 
 
+@pytest.mark.timeout(900)
 def test_vlm_outage_and_recovery(kafka: KafkaSettings, shared_dir: Path, tmp_path: Path) -> None:
     fast_breaker = {
         "ROADWATCH_VLM_RETRIES": "0",
