@@ -12,6 +12,9 @@ from flink_jobs.state_machine import Config
 CONNECTOR = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
 
 
+HOME = Path(os.environ.get("ROADWATCH_HOME", Path.home() / ".roadwatch"))  # as roadwatch.settings has it
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"ROADWATCH_FLINK_{name}", default)
 
@@ -35,9 +38,7 @@ class FlinkSettings:
         default_factory=lambda: Path(
             _env(
                 "CHECKPOINT_DIR",
-                str(
-                    Path.home() / ".roadwatch" / "flink" / "checkpoints" / _env("GROUP_ID", "roadwatch-flink")
-                ),
+                str(HOME / "flink" / "checkpoints" / _env("GROUP_ID", "roadwatch-flink")),
             )
         )
     )

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 from roadwatch.kafka import admin
 from roadwatch.kafka.topics import all_topics
-from roadwatch.settings import KafkaSettings, kafka_settings_from_env
+from roadwatch.settings import DEFAULT_HOME, KafkaSettings, kafka_settings_from_env
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
+
+FLINK_CHECKPOINTS = DEFAULT_HOME / "flink" / "checkpoints"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,7 +51,11 @@ def _up(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     was = control.down(StackSettings(), wipe=args.wipe)
-    sys.stdout.write(("stopped" if was else "not running") + (" and wiped\n" if args.wipe else "\n"))
+    # the Flink job's retained checkpoints hold offsets into the topics a wipe deletes
+    if args.wipe and FLINK_CHECKPOINTS.exists():
+        shutil.rmtree(FLINK_CHECKPOINTS)
+    wiped = f" and wiped (Kafka data, {FLINK_CHECKPOINTS})\n"
+    sys.stdout.write(("stopped" if was else "not running") + (wiped if args.wipe else "\n"))
     return 0
 
 
