@@ -67,6 +67,7 @@ def test_scripted_sources_give_alerts_and_bands(
         "ROADWATCH_FLINK_GROUP_ID": f"flink-{uuid.uuid4().hex[:8]}",
         "ROADWATCH_FLINK_CHECKPOINT_MS": "2000",
         "ROADWATCH_FLINK_EMIT_EVERY": "5",
+        "ROADWATCH_FLINK_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
     }
     with (tmp_path / "flink.log").open("wb") as log:
         job = subprocess.Popen(
