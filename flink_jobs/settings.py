@@ -13,6 +13,7 @@ CONNECTOR = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
 
 
 HOME = Path(os.environ.get("ROADWATCH_HOME", Path.home() / ".roadwatch"))  # as roadwatch.settings has it
+CHECKPOINTS_ROOT = HOME / "flink" / "checkpoints"  # one directory per group_id below it
 
 
 def _env(name: str, default: str) -> str:
@@ -38,7 +39,7 @@ class FlinkSettings:
         default_factory=lambda: Path(
             _env(
                 "CHECKPOINT_DIR",
-                str(HOME / "flink" / "checkpoints" / _env("GROUP_ID", "roadwatch-flink")),
+                str(CHECKPOINTS_ROOT / _env("GROUP_ID", "roadwatch-flink")),
             )
         )
     )

@@ -77,7 +77,7 @@ class Pipeline:
         """(Re)start the test server `tier` talks to, on its old port when it had one."""
         server = OpenAICompatibleServer(model=f"test-{tier}", port=port or self.ports.get(f"api-{tier}", 0))
         self.servers[tier] = server.start()
-        self.ports[f"api-{tier}"] = int(server.base_url.split(":")[-1].split("/")[0])
+        self.ports[f"api-{tier}"] = server.port
         return server
 
     def env(self, service: str) -> dict[str, str]:

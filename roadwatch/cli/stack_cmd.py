@@ -6,13 +6,12 @@ import argparse
 import shutil
 import sys
 
+from flink_jobs.settings import CHECKPOINTS_ROOT as FLINK_CHECKPOINTS
 from roadwatch.kafka import admin
 from roadwatch.kafka.topics import all_topics
-from roadwatch.settings import DEFAULT_HOME, KafkaSettings, kafka_settings_from_env
+from roadwatch.settings import KafkaSettings, kafka_settings_from_env
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
-
-FLINK_CHECKPOINTS = DEFAULT_HOME / "flink" / "checkpoints"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -132,8 +132,13 @@ class OpenAICompatibleServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        port: int = self._httpd.server_address[1]
+        return port
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> OpenAICompatibleServer:
         self._thread.start()
