@@ -12,19 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
-from pyflink.common import Configuration, Duration, Row, Types, WatermarkStrategy
-from pyflink.common.serialization import SimpleStringSchema
+from pyflink.common import Configuration, Row, Types
 from pyflink.common.time import Time
 from pyflink.datastream import (
     CheckpointingMode,
     KeyedProcessFunction,
     RuntimeContext,
     StreamExecutionEnvironment,
-)
-from pyflink.datastream.connectors.kafka import (
-    KafkaOffsetResetStrategy,
-    KafkaOffsetsInitializer,
-    KafkaSource,
 )
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 from pyflink.table import StreamTableEnvironment
@@ -33,22 +27,18 @@ from flink_jobs.checkpoints import latest_checkpoint, prune
 from flink_jobs.connector import connector_jars
 from flink_jobs.records import render, to_event
 from flink_jobs.settings import FlinkSettings
-from flink_jobs.state_machine import BandsOut, Config, step
+from flink_jobs.state_machine import BandsOut, step
 
 log = logging.getLogger(__name__)
 OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])
 
 
 class Confidence(KeyedProcessFunction):  # type: ignore[misc]
-    """Holds one source's state (a ValueState with TTL) and calls the pure `step`."""
+    """Holds one source's state (a ValueState with TTL) and calls the pure `step` for each record of a
+    batch: `Row(source_id, [Row(is_verdict, partition, offset, value), ...])`, keyed by the record key."""
 
-    def __init__(self, config: Config, state_topic: str, thresholds_topic: str, ttl_days: int) -> None:
-        self.config, self.state_topic, self.thresholds_topic, self.ttl_days = (
-            config,
-            state_topic,
-            thresholds_topic,
-            ttl_days,
-        )
+    def __init__(self, s: FlinkSettings) -> None:
+        self.s = s
         self.state: Any = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -59,7 +49,7 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
         # round trip to the JVM (~4x slower). A silent source whose state expired but was not cleaned up
         # yet may see it once more: harmless for an EWMA of its own history.
         ttl = (
-            StateTtlConfig.new_builder(Time.days(self.ttl_days))
+            StateTtlConfig.new_builder(Time.days(self.s.state_ttl_days))
             .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
             .set_state_visibility(StateTtlConfig.StateVisibility.ReturnExpiredIfNotCleanedUp)
             .build()
@@ -68,21 +58,35 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
         self.state = runtime_context.get_state(desc)
 
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
-        kind, payload = value[1], value[2]
-        try:
-            event = to_event(kind, payload)
-        except ValidationError as exc:
-            topic = value[3]
-            yield Row(f"{topic}.dlq", value[0], _dead_letter(topic, payload, str(exc)))
-            return
-        result = step(self.state.value(), event, self.config)
-        self.state.update(result.state)
-        for out in result.outputs:
-            topic = self.thresholds_topic if isinstance(out, BandsOut) else self.state_topic
-            yield Row(topic, event.source_id, render(event.source_id, out, result.state))
+        s, key = self.s, value[0]
+        state = before = self.state.value()
+        # records keep their order within each topic partition, as Kafka gave them
+        for is_verdict, partition, offset, payload in sorted(value[1], key=lambda r: (r[0], r[1], r[2])):
+            topic = s.verdicts_topic if is_verdict else s.detections_topic
+            try:
+                event = to_event("verdict" if is_verdict else "detection", payload)
+            except ValidationError as exc:
+                letter = _dead_letter(topic, partition, offset, payload, "schema_invalid", str(exc))
+                yield Row(f"{topic}.dlq", key, letter)
+                continue
+            if event.source_id != key:
+                detail = f"record key {key!r} is not its source_id {event.source_id!r} (keys are source ids)"
+                yield Row(
+                    f"{topic}.dlq",
+                    key,
+                    _dead_letter(topic, partition, offset, payload, "key_mismatch", detail),
+                )
+                continue
+            result = step(state, event, s.config)
+            state = result.state
+            for out in result.outputs:
+                topic_out = s.thresholds_topic if isinstance(out, BandsOut) else s.state_topic
+                yield Row(topic_out, key, render(key, out, state))
+        if state is not before:
+            self.state.update(state)
 
 
-def _dead_letter(topic: str, payload: str, detail: str) -> str:
+def _dead_letter(topic: str, partition: int, offset: int, payload: str, reason: str, detail: str) -> str:
     import base64
     import uuid
     from datetime import UTC, datetime
@@ -91,48 +95,60 @@ def _dead_letter(topic: str, payload: str, detail: str) -> str:
 
     now = datetime.now(UTC)
     return DeadLetter(
-        event_id=f"dlq:{topic}:{uuid.uuid5(uuid.NAMESPACE_URL, payload)}",
+        event_id=f"dlq:{topic}:{partition}:{offset}:{uuid.uuid5(uuid.NAMESPACE_URL, payload)}",
         source_id="unknown",
         captured_at=now,
         service="flink",
-        reason="schema_invalid",
+        reason=reason,
         detail=detail[:2000],
         source_topic=topic,
-        partition=-1,
-        offset=-1,
+        partition=partition,
+        offset=offset,
         original_value_b64=base64.b64encode(payload.encode()).decode(),
         failed_at=now,
     ).model_dump_json()
 
 
-def _source(s: FlinkSettings, topic: str) -> KafkaSource:
-    return (
-        KafkaSource.builder()
-        .set_bootstrap_servers(s.bootstrap)
-        .set_topics(topic)
-        .set_group_id(s.group_id)
-        # without a checkpoint to restore, resume from the offsets committed at the last checkpoint
-        .set_starting_offsets(KafkaOffsetsInitializer.committed_offsets(KafkaOffsetResetStrategy.EARLIEST))
-        .set_value_only_deserializer(SimpleStringSchema())
-        .set_property("isolation.level", "read_committed")
-        .build()
-    )
+def _source_table(s: FlinkSettings, name: str, topic: str) -> str:
+    """A Kafka source (raw keys and values, read_committed, resuming from the group's committed offsets)
+    with the record's coordinates, a processing-time attribute for batching, and event-time watermarks."""
+    return f"""
+        CREATE TEMPORARY TABLE {name} (
+            `k` STRING,
+            `v` STRING,
+            `topic` STRING METADATA VIRTUAL,
+            `partition` INT METADATA VIRTUAL,
+            `offset` BIGINT METADATA VIRTUAL,
+            `ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+            `pt` AS PROCTIME(),
+            WATERMARK FOR `ts` AS `ts` - INTERVAL '1' SECOND * {int(s.config.lateness_s)}
+        ) WITH (
+            'connector' = 'kafka',
+            'topic' = '{topic}',
+            'properties.bootstrap.servers' = '{s.bootstrap}',
+            'properties.group.id' = '{s.group_id}',
+            'properties.isolation.level' = 'read_committed',
+            'properties.auto.offset.reset' = 'earliest',
+            'scan.startup.mode' = 'group-offsets',
+            'key.format' = 'raw', 'key.fields' = 'k',
+            'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY'
+        )"""
 
 
 def configuration(s: FlinkSettings) -> Configuration:
-    """Retained checkpoints in `checkpoint_dir`; restore from the newest one when `restore` is on."""
+    """Retained checkpoints in `checkpoints`; restore from the newest one when `restore` is on."""
     conf = Configuration()
-    s.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    conf.set_string("execution.checkpointing.dir", s.checkpoint_dir.resolve().as_uri())
+    s.checkpoints.mkdir(parents=True, exist_ok=True)
+    conf.set_string("execution.checkpointing.dir", s.checkpoints.resolve().as_uri())
     conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
     conf.set_string("execution.checkpointing.num-retained", "2")
-    latest = latest_checkpoint(s.checkpoint_dir) if s.restore else None
+    latest = latest_checkpoint(s.checkpoints) if s.restore else None
     if latest is not None:
-        prune(s.checkpoint_dir, latest)
+        prune(s.checkpoints, latest)
         conf.set_string("execution.state-recovery.path", str(latest))
         log.info("restoring from checkpoint %s", latest)
     else:
-        log.info("no checkpoint to restore under %s; starting from committed offsets", s.checkpoint_dir)
+        log.info("no checkpoint to restore under %s; starting from committed offsets", s.checkpoints)
     return conf
 
 
@@ -142,19 +158,28 @@ def build(s: FlinkSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvi
     env.add_jars(*(jar.as_uri() for jar in connector_jars(s.jar_cache)))
     env.set_parallelism(s.parallelism)
     env.enable_checkpointing(s.checkpoint_ms, CheckpointingMode.EXACTLY_ONCE)
-    watermarks = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_seconds(int(s.config.lateness_s)))
-    row = Types.ROW([Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING()])
-
-    def tagged(topic: str, kind: str) -> Any:
-        return env.from_source(_source(s, topic), watermarks, f"kafka:{topic}").map(
-            lambda v, k=kind, t=topic: Row(_source_id(v), k, v, t), output_type=row
-        )
-
-    events = tagged(s.detections_topic, "detection").union(tagged(s.verdicts_topic, "verdict"))
-    out = events.key_by(lambda r: r[0], key_type=Types.STRING()).process(
-        Confidence(s.config, s.state_topic, s.thresholds_topic, s.state_ttl_days), output_type=OUT
-    )
     t_env = StreamTableEnvironment.create(env)
+    t_env.execute_sql(_source_table(s, "detections_in", s.detections_topic))
+    t_env.execute_sql(_source_table(s, "verdicts_in", s.verdicts_topic))
+    # Batches are made in the JVM, keyed by the record key (the source_id, as every roadwatch producer
+    # writes it): one call into Python per source and batch window instead of one per record (PyFlink's
+    # per-element cost, and parsing JSON in SQL, are what bound the job).
+    t_env.execute_sql("""
+        CREATE TEMPORARY VIEW events_in AS
+        SELECT COALESCE(k, '') AS source_id, FALSE AS is_verdict, `partition`, `offset`, v, pt
+        FROM detections_in
+        UNION ALL
+        SELECT COALESCE(k, '') AS source_id, TRUE AS is_verdict, `partition`, `offset`, v, pt
+        FROM verdicts_in""")
+    batches = t_env.sql_query(f"""
+        SELECT source_id, ARRAY_AGG(ROW(is_verdict, `partition`, `offset`, v)) AS batch
+        FROM TABLE(TUMBLE(TABLE events_in, DESCRIPTOR(pt), INTERVAL '{s.batch_ms / 1000:.3f}' SECOND))
+        GROUP BY source_id, window_start, window_end""")
+    out = (
+        t_env.to_data_stream(batches)
+        .key_by(lambda r: r[0], key_type=Types.STRING())
+        .process(Confidence(s), output_type=OUT)
+    )
     t_env.execute_sql(f"""
         CREATE TABLE roadwatch_out (
             `topic` STRING METADATA,
@@ -171,17 +196,6 @@ def build(s: FlinkSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvi
             'properties.transaction.timeout.ms' = '600000'
         )""")
     return env, t_env, t_env.from_data_stream(out)
-
-
-def _source_id(value: str) -> str:
-    import json
-
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return "unknown"
-    sid = data.get("source_id") if isinstance(data, dict) else None
-    return sid if isinstance(sid, str) else "unknown"
 
 
 def main() -> None:

@@ -113,76 +113,83 @@ def _counts(counts: tuple[tuple[str, int], ...], tier: str) -> tuple[tuple[str, 
 
 
 def step(state: State | None, event: Event, config: Config) -> Step:
-    """Fold one event into the source's state; returns the new state and what to publish."""
+    """Fold one event into the source's state; returns the new state and what to publish.
+    (One `replace` per event: the job calls this for every record, and each copy of the state costs.)"""
     s = state or initial(config)
     if s.newest is not None and (s.newest - event.captured_at).total_seconds() > config.lateness_s:
         return Step(replace(s, late=s.late + 1))
     newest = event.captured_at if s.newest is None or event.captured_at > s.newest else s.newest
-    s = replace(
-        s,
-        events=s.events + 1,
-        newest=newest,
-        last_event_id=event.event_id,
-        last_captured_at=event.captured_at,
-    )
     outputs: list[Output] = []
     alert = None
     if event.kind == "detection":
-        first = s.events == 1
+        first = s.events == 0
         s = replace(
             s,
+            events=s.events + 1,
+            newest=newest,
+            last_event_id=event.event_id,
+            last_captured_at=event.captured_at,
             ewma_score=_ewma(s.ewma_score, event.score, config.alpha, first),
             escalation_rate=_ewma(s.escalation_rate, float(event.escalated), config.alpha, first),
         )
     else:
-        s = replace(
-            s,
-            verdicts=s.verdicts + 1,
-            tier_counts=_counts(s.tier_counts, event.decided_by),
-            degraded_count=s.degraded_count + int(event.degraded),
-            roadwork_rate=_ewma(s.roadwork_rate, float(event.roadwork), config.alpha, s.verdicts == 0),
-        )
+        verdicts = s.verdicts + 1
+        roadwork_rate = _ewma(s.roadwork_rate, float(event.roadwork), config.alpha, s.verdicts == 0)
+        evidence, disagreement, low, high = s.evidence, s.disagreement_rate, s.low, s.high
         if event.decided_by != "detector" and not event.degraded:
-            detector_said = event.score >= (s.low + s.high) / 2
-            s = replace(
-                s,
-                evidence=s.evidence + 1,
-                disagreement_rate=_ewma(
-                    s.disagreement_rate, float(detector_said != event.roadwork), config.alpha, s.evidence == 0
-                ),
+            detector_said = event.score >= (low + high) / 2
+            disagreement = _ewma(
+                disagreement, float(detector_said != event.roadwork), config.alpha, evidence == 0
             )
-            s, band = _adapt(s, config)
+            evidence += 1
+            band = _adapt(evidence, disagreement, low, high, config)
             if band is not None:
                 outputs.append(band)
-        s, alert = _hysteresis(s, config)
+                evidence, low, high = 0, band.low, band.high
+        alert = _hysteresis(verdicts, roadwork_rate, s.roadwork_active, config)
+        s = replace(
+            s,
+            events=s.events + 1,
+            newest=newest,
+            last_event_id=event.event_id,
+            last_captured_at=event.captured_at,
+            verdicts=verdicts,
+            tier_counts=_counts(s.tier_counts, event.decided_by),
+            degraded_count=s.degraded_count + int(event.degraded),
+            roadwork_rate=roadwork_rate,
+            evidence=evidence,
+            disagreement_rate=disagreement,
+            low=low,
+            high=high,
+            roadwork_active=s.roadwork_active if alert is None else alert == "roadwork_started",
+        )
     if alert is not None or outputs or s.events % config.emit_every == 0:
         outputs.insert(0, StateOut(s, alert))
     return Step(s, outputs)
 
 
 def _hysteresis(
-    s: State, config: Config
-) -> tuple[State, Literal["roadwork_started", "roadwork_cleared"] | None]:
-    if s.verdicts < config.min_events:
-        return s, None
-    if not s.roadwork_active and s.roadwork_rate >= config.on_at:
-        return replace(s, roadwork_active=True), "roadwork_started"
-    if s.roadwork_active and s.roadwork_rate <= config.off_at:
-        return replace(s, roadwork_active=False), "roadwork_cleared"
-    return s, None
+    verdicts: int, roadwork_rate: float, active: bool, config: Config
+) -> Literal["roadwork_started", "roadwork_cleared"] | None:
+    if verdicts < config.min_events:
+        return None
+    if not active and roadwork_rate >= config.on_at:
+        return "roadwork_started"
+    if active and roadwork_rate <= config.off_at:
+        return "roadwork_cleared"
+    return None
 
 
-def _adapt(s: State, config: Config) -> tuple[State, BandsOut | None]:
-    if s.evidence < config.min_evidence:
-        return s, None
-    if s.disagreement_rate > config.widen_at:
-        low, high = max(config.low_min, s.low - config.step), min(config.high_max, s.high + config.step)
-    elif s.disagreement_rate < config.narrow_at and s.high - s.low - 2 * config.step >= config.min_width:
-        low, high = s.low + config.step, s.high - config.step
+def _adapt(evidence: int, disagreement: float, low: float, high: float, config: Config) -> BandsOut | None:
+    if evidence < config.min_evidence:
+        return None
+    if disagreement > config.widen_at:
+        new_low, new_high = max(config.low_min, low - config.step), min(config.high_max, high + config.step)
+    elif disagreement < config.narrow_at and high - low - 2 * config.step >= config.min_width:
+        new_low, new_high = low + config.step, high - config.step
     else:
-        return s, None
-    low, high = round(low, 4), round(high, 4)
-    if (low, high) == (s.low, s.high):
-        return s, None
-    evidence = s.evidence
-    return replace(s, low=low, high=high, evidence=0), BandsOut(low, high, evidence)
+        return None
+    new_low, new_high = round(new_low, 4), round(new_high, 4)
+    if (new_low, new_high) == (low, high):
+        return None
+    return BandsOut(new_low, new_high, evidence)

@@ -11,7 +11,7 @@ import pytest
 from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.topics import TopicSpec
 from roadwatch.settings import KafkaSettings
-from schemas import SourceState, Thresholds
+from schemas import DeadLetter, SourceState, Thresholds
 from services.detector.scoring import Band, BandBook
 from services.detector.thresholds import ThresholdsReader
 from tests.factories import verdict
@@ -56,6 +56,10 @@ def test_scripted_sources_give_alerts_and_bands(
     for v in script:
         producer.produce(t["verdicts"], key=v.source_id.encode(), value=v.model_dump_json().encode())
     producer.produce(t["verdicts"], key=b"cam-x", value=b'{"broken": ')
+    # keys are source ids everywhere: a record under another source's key is refused, not folded into it
+    producer.produce(
+        t["verdicts"], key=b"cam-x", value=verdict(99, source="cam-on").model_dump_json().encode()
+    )
     producer.flush(10)
     env = {
         **os.environ,
@@ -94,9 +98,9 @@ def test_scripted_sources_give_alerts_and_bands(
             "source-state records for the three sources",
         )
         wait_for(
-            lambda: len(read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq", idle_s=0.5)) >= 1,
+            lambda: len(read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq", idle_s=0.5)) >= 2,
             60,
-            "the broken record's dead letter",
+            "the dead letters of the broken and the mis-keyed record",
         )
     finally:
         job.terminate()
@@ -110,6 +114,13 @@ def test_scripted_sources_give_alerts_and_bands(
     ]  # once each
     last = {s.source_id: s for s in final}
     assert last["cam-on"].roadwork_active and not last["cam-off"].roadwork_active
+    assert last["cam-on"].events == 10  # the mis-keyed record was not folded in
+    letters = [
+        DeadLetter.model_validate_json(m.value())
+        for m in read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq")
+    ]
+    assert sorted(d.reason for d in letters) == ["key_mismatch", "schema_invalid"]
+    assert all(d.source_topic == t["verdicts"] and d.partition >= 0 and d.offset >= 0 for d in letters)
     assert last["cam-disagree"].disagreement_rate > 0.5
     bands = [
         Thresholds.model_validate_json(m.value())
