@@ -7,6 +7,7 @@ Run: `roadwatch run flink` (a local mini-cluster in .venv-flink), or submit this
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -153,6 +154,8 @@ def configuration(s: FlinkSettings) -> Configuration:
 
 
 def build(s: FlinkSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, Any]:
+    # PyFlink reads its worker mode from this variable (it defaults to loopback in a local mini-cluster)
+    os.environ["_python_worker_execution_mode"] = s.python_workers  # noqa: SIM112 (PyFlink spells it so)
     env = StreamExecutionEnvironment.get_execution_environment(configuration(s))
     env.set_python_executable(sys.executable)
     env.add_jars(*(jar.as_uri() for jar in connector_jars(s.jar_cache)))

@@ -37,7 +37,11 @@ class FlinkSettings:
     group_id: str = field(default_factory=lambda: _env("GROUP_ID", "roadwatch-flink"))
     checkpoint_ms: int = field(default_factory=lambda: int(_env("CHECKPOINT_MS", "5000")))
     batch_ms: int = field(default_factory=lambda: int(_env("BATCH_MS", "200")))
-    parallelism: int = field(default_factory=lambda: int(_env("PARALLELISM", "1")))
+    # 2: the keyed Python operator is what bounds the job, and each subtask gets its own Python worker
+    parallelism: int = field(default_factory=lambda: int(_env("PARALLELISM", "2")))
+    # local mini-cluster only: "process" gives each Python operator subtask a worker process of its own (as a
+    # cluster does); "loopback" runs them all inside the submitting process, under one GIL
+    python_workers: str = field(default_factory=lambda: _env("PYTHON_WORKERS", "process"))
     state_ttl_days: int = field(default_factory=lambda: int(_env("STATE_TTL_DAYS", "7")))
     checkpoint_dir: Path = field(
         default_factory=lambda: Path(
@@ -58,6 +62,12 @@ class FlinkSettings:
             lateness_s=float(_env("LATENESS_S", "300")),
         )
     )
+
+    def __post_init__(self) -> None:
+        if self.python_workers not in ("process", "loopback"):
+            raise ValueError(
+                f"ROADWATCH_FLINK_PYTHON_WORKERS must be process or loopback, not {self.python_workers!r}"
+            )
 
     @property
     def checkpoints(self) -> Path:

@@ -43,7 +43,7 @@ def _sink(args: argparse.Namespace) -> dict[str, Any]:
 def _flink(args: argparse.Namespace) -> dict[str, Any]:
     from roadwatch.bench import flink
 
-    return flink.run(kafka_settings_from_env())
+    return flink.run(kafka_settings_from_env(), emit_every=args.emit_every)
 
 
 BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
@@ -61,6 +61,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     p.add_argument("--events", type=int, default=3000)
     p.add_argument("--dataset", default=None)
+    p.add_argument(
+        "--emit-every",
+        type=int,
+        default=10,
+        help="flink: a SourceState every N events of a source (10, the default)",
+    )
     p.set_defaults(handler=_bench)
 
 

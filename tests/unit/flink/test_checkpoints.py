@@ -1,6 +1,8 @@
 import os
 from pathlib import Path
 
+import pytest
+
 from flink_jobs.checkpoints import latest_checkpoint, prune
 
 
@@ -31,3 +33,14 @@ def test_prune_keeps_only_the_job_of_the_restored_checkpoint(tmp_path: Path) -> 
     assert prune(tmp_path, keep) == [old.parent]
     assert [p.name for p in tmp_path.iterdir()] == ["job-b"]
     assert prune(tmp_path / "missing", None) == []
+
+
+def test_python_workers_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flink_jobs.settings import LAYOUT, FlinkSettings
+
+    monkeypatch.setenv("ROADWATCH_FLINK_PYTHON_WORKERS", "thread")
+    with pytest.raises(ValueError, match="process or loopback"):
+        FlinkSettings()
+    monkeypatch.setenv("ROADWATCH_FLINK_PYTHON_WORKERS", "loopback")
+    monkeypatch.setenv("ROADWATCH_FLINK_CHECKPOINT_DIR", "/data/chk")
+    assert FlinkSettings().checkpoints == Path("/data/chk") / f"layout-{LAYOUT}"
