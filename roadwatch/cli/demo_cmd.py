@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tqdm import tqdm
@@ -45,16 +46,19 @@ def supervisor(models: Path) -> Supervisor:
     )
 
 
+SOURCES = ("vtti-dashcam", "tracon-cam-a", "tracon-cam-b")
+
+
 def _produce_all(kafka: KafkaSettings, data: Path) -> dict[str, bool | None]:
-    """Send the VTTI frames and the TraCon val split as three sources; returns event_id → label (None for
-    the unlabelled VTTI frames)."""
+    """Send the VTTI frames and the TraCon val split as the three `SOURCES`; returns event_id → label (None
+    for the unlabelled VTTI frames)."""
     labels: dict[str, bool | None] = {}
     vtti = local_paths([str(data / "vtti-workzone")])
     tracon: list[Sample] = load_samples(data / "tracon", "val")
     batches: list[tuple[str, list[Path], list[bool | None]]] = [
-        ("vtti-dashcam", vtti, [None] * len(vtti)),
-        ("tracon-cam-a", [s.path for s in tracon[::2]], [s.roadwork for s in tracon[::2]]),
-        ("tracon-cam-b", [s.path for s in tracon[1::2]], [s.roadwork for s in tracon[1::2]]),
+        (SOURCES[0], vtti, [None] * len(vtti)),
+        (SOURCES[1], [s.path for s in tracon[::2]], [s.roadwork for s in tracon[::2]]),
+        (SOURCES[2], [s.path for s in tracon[1::2]], [s.roadwork for s in tracon[1::2]]),
     ]
     with tqdm(total=sum(len(p) for _, p, _ in batches), unit="img", desc="produce", file=sys.stderr) as bar:
         for source, paths, truth in batches:
@@ -84,6 +88,26 @@ def _wait_for_verdicts(sup: Supervisor, wanted: set[str], timeout_s: float) -> d
     return found
 
 
+def _wait_for_state(sup: Supervisor, since: datetime, timeout_s: float) -> None:
+    """The Flink job's state for each demo source, written after `since`, landed in Iceberg."""
+    from roadwatch.analytics.tables import Tables
+
+    tables = Tables.open()
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout_s
+    with tqdm(total=len(SOURCES), unit="source", desc="Flink state in Iceberg", file=sys.stderr) as bar:
+        while seen < set(SOURCES):
+            if time.monotonic() > deadline:
+                missing = sorted(set(SOURCES) - seen)
+                raise StackError(f"no source state from the Flink job for {missing} after {timeout_s}s")
+            sup.check()
+            rows = tables.read("source_state", columns=("source_id", "updated_at")).to_pylist()
+            now = {r["source_id"] for r in rows if r["source_id"] in SOURCES and r["updated_at"] >= since}
+            bar.update(len(now) - len(seen))
+            seen = now
+            time.sleep(2)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -96,8 +120,10 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         sup.start()
         sup.wait_ready()
+        started = datetime.now(UTC)
         labels = _produce_all(kafka, args.data)
         verdicts = _wait_for_verdicts(sup, set(labels), args.timeout)
+        _wait_for_state(sup, started, args.timeout)
         _summarise(labels, verdicts)
         if args.keep:
             sys.stdout.write(
