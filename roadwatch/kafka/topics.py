@@ -24,7 +24,7 @@ def dlq(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-CONSUMED = (IMAGES, *(escalations(t) for t in TIERS), DETECTIONS, VERDICTS, SOURCE_STATE)
+CONSUMED = (IMAGES, *(escalations(t) for t in TIERS), DETECTIONS, VERDICTS, SOURCE_STATE, THRESHOLDS)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from roadwatch.kafka.clients import consumer, transactional_producer
+from roadwatch.kafka.clients import consumer, idempotent_producer, transactional_producer
 from roadwatch.kafka.txloop import TransactionalLoop
 from roadwatch.observability import Health, serve
 from roadwatch.settings import KafkaSettings
@@ -32,7 +32,7 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
     bands = BandBook(Band(settings.band_low, settings.band_high))
     pipeline = build_pipeline(settings, bands)
     pipeline.warm_up(settings.warmup_runs)
-    reader = ThresholdsReader(kafka, settings.thresholds_topic, bands)
+    reader = ThresholdsReader(kafka, settings.thresholds_topic, bands, idempotent_producer(kafka))
     reader.catch_up()
     loop = TransactionalLoop(
         service=SERVICE,

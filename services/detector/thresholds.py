@@ -1,15 +1,17 @@
-"""Keeps a BandBook current from the compacted `thresholds.v1` topic (read from the beginning, no group)."""
+"""Keeps a BandBook current from the compacted `thresholds.v1` topic (read from the beginning, no group).
+A record it cannot apply goes to `thresholds.v1.dlq` (the same dead letter each time the topic is re-read:
+its event_id names topic, partition and offset, and the sink keeps one)."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 
 from roadwatch.errors import InvalidInputError, StackError
 from roadwatch.kafka.codec import decode
-from roadwatch.logs import ctx
+from roadwatch.kafka.txloop import dead_letter_output, raw
 from roadwatch.settings import KafkaSettings
 from schemas import Thresholds
 from services.detector.scoring import Band, BandBook
@@ -20,8 +22,8 @@ log = logging.getLogger(__name__)
 class ThresholdsReader:
     """Polls `thresholds.v1` without blocking; call `poll()` between batches."""
 
-    def __init__(self, kafka: KafkaSettings, topic: str, book: BandBook) -> None:
-        self._book = book
+    def __init__(self, kafka: KafkaSettings, topic: str, book: BandBook, dead_letters: Producer) -> None:
+        self._book, self._dead_letters = book, dead_letters
         self._consumer = Consumer(
             kafka.client_config(
                 **{
@@ -70,15 +72,23 @@ class ThresholdsReader:
                 continue
             try:
                 t = decode(Thresholds, msg.value())
-                self._book.update(t.source_id, Band(t.low, t.high))
-                applied += 1
-            except (InvalidInputError, ValueError) as exc:
-                log.warning(
-                    "ignoring invalid thresholds record: %s",
-                    exc,
-                    extra=ctx(topic=msg.topic(), partition=msg.partition(), offset=msg.offset()),
-                )
+                band = Band(t.low, t.high)
+            except InvalidInputError as exc:
+                self._dead_letter(msg, exc)
+                continue
+            except ValueError as exc:  # a record whose band is impossible (Band checks 0 <= low <= high <= 1)
+                self._dead_letter(msg, InvalidInputError("schema_invalid", str(exc)))
+                continue
+            self._book.update(t.source_id, band)
+            applied += 1
         return applied
+
+    def _dead_letter(self, msg: Message, exc: InvalidInputError) -> None:
+        record = raw(msg)
+        out = dead_letter_output(record, "detector", exc)
+        self._dead_letters.produce(out.topic, key=out.key, value=out.value)
+        if self._dead_letters.flush(10) > 0:
+            raise StackError(f"could not write the dead letter for {out.topic} offset {record.offset}")
 
     def close(self) -> None:
         self._consumer.close()

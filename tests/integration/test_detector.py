@@ -11,7 +11,7 @@ from roadwatch.kafka.topics import TopicSpec, dlq
 from roadwatch.producer.api import produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
-from schemas import DetectionResult, EscalationRequest, Thresholds, Verdict
+from schemas import DeadLetter, DetectionResult, EscalationRequest, Thresholds, Verdict
 from schemas.records import utcnow
 from tests.helpers import read_committed, wait_for
 from tests.services import ServiceProcess
@@ -39,7 +39,7 @@ def topics(topic_factory, kafka: KafkaSettings) -> dict[str, str]:
     names = {n: topic_factory(n) for n in ("images", "detections", "verdicts", "escalations")}
     names["thresholds"] = topic_factory("thresholds", config={"cleanup.policy": "compact"})
     names["dlq"] = dlq(names["images"])
-    ensure_topics(kafka.client_config(), [TopicSpec(names["dlq"], 3)])
+    ensure_topics(kafka.client_config(), [TopicSpec(names["dlq"], 3), TopicSpec(dlq(names["thresholds"]), 3)])
     return names
 
 
@@ -106,6 +106,7 @@ def test_detector_applies_per_source_bands(
         updated_at=utcnow(),
     )
     producer.produce(topics["thresholds"], key=b"cam-strict", value=band.model_dump_json().encode())
+    producer.produce(topics["thresholds"], key=b"cam-odd", value=b'{"source_id": "cam-odd"}')  # not a band
     producer.flush(10)
     vtti = shared_dir / "datasets" / "vtti-workzone"
     settings = ProducerSettings(topic=topics["images"])
@@ -126,4 +127,11 @@ def test_detector_applies_per_source_bands(
     ]
     assert {r.event_id for r in results} == set(strict.event_ids)
     assert {(r.band_low, r.band_high) for r in results} == {(0.0, 0.999)}
+    letters = [
+        DeadLetter.model_validate_json(m.value())
+        for m in read_committed(kafka.bootstrap_servers, dlq(topics["thresholds"]))
+    ]
+    assert [(d.reason, d.source_topic, d.source_id, d.service) for d in letters] == [
+        ("schema_invalid", topics["thresholds"], "cam-odd", "detector")
+    ]
     assert not read_committed(kafka.bootstrap_servers, topics["verdicts"], idle_s=1.0)

@@ -130,7 +130,7 @@ def test_scripted_sources_give_alerts_and_bands(
     assert all(0.05 <= b.low < 0.15 and 0.45 < b.high <= 0.8 for b in bands)  # widened, within bounds
 
     book = BandBook(Band(0.15, 0.45))
-    reader = ThresholdsReader(kafka, t["thresholds"], book)
+    reader = ThresholdsReader(kafka, t["thresholds"], book, producer)
     reader.catch_up()
     reader.close()
     assert book.for_source("cam-disagree") == Band(bands[-1].low, bands[-1].high)
