@@ -1,6 +1,9 @@
 """The PyFlink DataStream job: detections.v1 + verdicts.v1 → keyed by source_id → state machine →
 source-state.v1 and thresholds.v1 (compacted), exactly once (checkpoints + Kafka transactions).
 
+The JVM side (Kafka SQL sources, a per-source processing-time window) hands Python one batch of a source's
+records per call; the keyed process function folds them with the pure `step` in partition order.
+
 Run: `roadwatch run flink` (a local mini-cluster in .venv-flink), or submit this file to a Flink cluster.
 """
 
