@@ -49,20 +49,17 @@ def _payloads(n: int, sources: int = 100) -> list[tuple[str, bytes]]:
         detector_score=0.8,
         decided_at=t0,
     )
-    records = [
-        base.model_copy(
-            update={
-                "event_id": str(uuid.uuid4()),
-                "source_id": f"cam-{i % sources}",
-                "roadwork": i % 3 != 0,
-                "captured_at": t0 + timedelta(seconds=i),
-            }
-        )
-        .model_dump_json()
-        .encode()
-        for i in range(n)
-    ]
-    return [(f"cam-{i % sources}", v) for i, v in enumerate(records)]
+    records = []
+    for i in range(n):
+        source = f"cam-{i % sources}"
+        update = {
+            "event_id": str(uuid.uuid4()),
+            "source_id": source,
+            "roadwork": i % 3 != 0,
+            "captured_at": t0 + timedelta(seconds=i),
+        }
+        records.append((source, base.model_copy(update=update).model_dump_json().encode()))
+    return records
 
 
 def _python_loop(payloads: list[tuple[str, bytes]], emit_every: int) -> float:

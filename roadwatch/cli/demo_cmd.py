@@ -8,8 +8,10 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from tqdm import tqdm
 
@@ -27,6 +29,7 @@ from roadwatch.supervisor import Supervisor
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,23 +72,43 @@ def _produce_all(kafka: KafkaSettings, data: Path) -> dict[str, bool | None]:
     return labels
 
 
-def _wait_for_verdicts(sup: Supervisor, wanted: set[str], timeout_s: float) -> dict[str, bool]:
-    from roadwatch.analytics.tables import Tables
-
-    tables = Tables.open()
-    found: dict[str, bool] = {}
+def _wait_for(
+    sup: Supervisor,
+    wanted: set[str],
+    landed: Callable[[], dict[str, T]],
+    what: str,
+    unit: str,
+    timeout_s: float,
+) -> dict[str, T]:
+    """Poll `landed` (what has arrived, by key) until every key in `wanted` is there, with a progress bar;
+    the services are checked on every round."""
+    found: dict[str, T] = {}
     deadline = time.monotonic() + timeout_s
-    with tqdm(total=len(wanted), unit="verdict", desc="landed in Iceberg", file=sys.stderr) as bar:
+    with tqdm(total=len(wanted), unit=unit, desc=what, file=sys.stderr) as bar:
         while len(found) < len(wanted):
             if time.monotonic() > deadline:
-                raise StackError(f"only {len(found)}/{len(wanted)} verdicts in Iceberg after {timeout_s}s")
+                missing = sorted(wanted - found.keys())[:5]
+                raise StackError(
+                    f"{what}: only {len(found)}/{len(wanted)} after {timeout_s}s (missing e.g. {missing})"
+                )
             sup.check()
-            rows = tables.read("verdicts", columns=("event_id", "roadwork")).to_pylist()
-            new = {r["event_id"]: r["roadwork"] for r in rows if r["event_id"] in wanted}
+            new = {k: v for k, v in landed().items() if k in wanted}
             bar.update(len(new) - len(found))
             found = new
             time.sleep(2)
     return found
+
+
+def _wait_for_verdicts(sup: Supervisor, wanted: set[str], timeout_s: float) -> dict[str, bool]:
+    from roadwatch.analytics.tables import Tables
+
+    tables = Tables.open()
+
+    def landed() -> dict[str, bool]:
+        rows = tables.read("verdicts", columns=("event_id", "roadwork")).to_pylist()
+        return {r["event_id"]: r["roadwork"] for r in rows}
+
+    return _wait_for(sup, wanted, landed, "verdicts landed in Iceberg", "verdict", timeout_s)
 
 
 def _wait_for_state(sup: Supervisor, since: datetime, timeout_s: float) -> None:
@@ -93,19 +116,12 @@ def _wait_for_state(sup: Supervisor, since: datetime, timeout_s: float) -> None:
     from roadwatch.analytics.tables import Tables
 
     tables = Tables.open()
-    seen: set[str] = set()
-    deadline = time.monotonic() + timeout_s
-    with tqdm(total=len(SOURCES), unit="source", desc="Flink state in Iceberg", file=sys.stderr) as bar:
-        while seen < set(SOURCES):
-            if time.monotonic() > deadline:
-                missing = sorted(set(SOURCES) - seen)
-                raise StackError(f"no source state from the Flink job for {missing} after {timeout_s}s")
-            sup.check()
-            rows = tables.read("source_state", columns=("source_id", "updated_at")).to_pylist()
-            now = {r["source_id"] for r in rows if r["source_id"] in SOURCES and r["updated_at"] >= since}
-            bar.update(len(now) - len(seen))
-            seen = now
-            time.sleep(2)
+
+    def landed() -> dict[str, datetime]:
+        rows = tables.read("source_state", columns=("source_id", "updated_at")).to_pylist()
+        return {r["source_id"]: r["updated_at"] for r in rows if r["updated_at"] >= since}
+
+    _wait_for(sup, set(SOURCES), landed, "Flink source state in Iceberg", "source", timeout_s)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,6 +1,6 @@
 """Keeps a BandBook current from the compacted `thresholds.v1` topic (read from the beginning, no group).
 A record it cannot apply goes to `thresholds.v1.dlq` (the same dead letter each time the topic is re-read:
-its event_id names topic, partition and offset, and the sink keeps one)."""
+its event_id is the record's own or names topic, partition and offset, and the sink keeps one)."""
 
 from __future__ import annotations
 
