@@ -17,7 +17,7 @@ def _produce(args: argparse.Namespace) -> dict[str, Any]:
     from roadwatch.bench import produce
 
     return produce.run(
-        kafka_settings_from_env(), args.dataset or f"{SHARED}/datasets/vtti-workzone", args.events
+        kafka_settings_from_env(), args.dataset or f"{SHARED}/datasets/vtti-workzone", args.events or 3000
     )
 
 
@@ -37,7 +37,7 @@ def _vlm(args: argparse.Namespace) -> dict[str, Any]:
 def _sink(args: argparse.Namespace) -> dict[str, Any]:
     from roadwatch.bench import sink
 
-    return sink.run(kafka_settings_from_env())
+    return sink.run(kafka_settings_from_env(), rows=args.events or 200_000)
 
 
 def _flink(args: argparse.Namespace) -> dict[str, Any]:
@@ -59,7 +59,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="benchmarks, measured side by side against a bare baseline")
     p.add_argument("name", choices=sorted(BENCHES))
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
-    p.add_argument("--events", type=int, default=3000)
+    p.add_argument(
+        "--events", type=int, default=None, help="produce: images sent (3000); sink: verdict rows (200,000)"
+    )
     p.add_argument("--dataset", default=None)
     p.add_argument(
         "--emit-every",

@@ -1,25 +1,29 @@
-"""Records → Arrow tables built from the declared schemas (pure).
+"""Consumed records → Arrow tables built from the declared schemas (pure).
 
-Fast path: the batch's JSON values are parsed in one vectorised pass by Arrow's JSON reader against the
-declared schema (unknown fields are an error), then checked for nulls in required columns. If the block
-fails, each record is parsed on its own with the typed model, and the ones that fail become dead-letter
-rows — so one bad record costs a slower batch, never a lost or a blocked one.
+The sink buffers the consumer's own `Message` objects: building a tuple per record on the consuming thread
+cost more than the Iceberg commit. Fast path: the batch's JSON values are parsed in one vectorised pass by
+Arrow's JSON reader against the declared schema (unknown fields are an error), then checked for nulls in
+required columns. If the block fails, each record is parsed on its own with the typed model, and the ones
+that fail become dead-letter rows — so one bad record costs a slower batch, never a lost or a blocked one.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.json as pj
+from confluent_kafka import Message
 from pydantic import BaseModel
 
 from roadwatch.errors import InvalidInputError
 from roadwatch.kafka.codec import decode
-from roadwatch.kafka.deadletter import RawRecord, dead_letter
+from roadwatch.kafka.deadletter import dead_letter
+from roadwatch.kafka.txloop import raw
 from schemas import DeadLetter, DetectionResult, SourceState, Verdict
 
 KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset")
@@ -62,27 +66,50 @@ def _row(table: str, model: BaseModel) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Converted:
     table: pa.Table
-    dead: list[RawRecord]
+    coordinates: pa.Table  # of every record in the batch, read or not (see `coordinates`)
+    dead: list[Message]
     dead_letters: list[DeadLetter]
 
 
-def _with_kafka(records: pa.Table, batch: list[RawRecord], full: pa.Schema) -> pa.Table:
-    cols = {
-        "kafka_topic": pa.array([r.topic for r in batch], pa.large_string()),
-        "kafka_partition": pa.array([r.partition for r in batch], pa.int32()),
-        "kafka_offset": pa.array([r.offset for r in batch], pa.int64()),
-    }
-    arrays = [records.column(n) if n in records.column_names else cols[n] for n in full.names]
+def merge(parts: Sequence[Converted]) -> Converted:
+    """One conversion of several consecutive chunks of a table's records."""
+    if len(parts) == 1:
+        return parts[0]
+    return Converted(
+        pa.concat_tables(p.table for p in parts),
+        pa.concat_tables(p.coordinates for p in parts),
+        [m for p in parts for m in p.dead],
+        [d for p in parts for d in p.dead_letters],
+    )
+
+
+def coordinates(batch: Sequence[Message]) -> pa.Table:
+    """The records' topic, partition and offset as the tables' `kafka_*` columns."""
+    return pa.table(
+        {
+            "kafka_topic": pa.array([m.topic() for m in batch], pa.large_string()),
+            "kafka_partition": pa.array([m.partition() for m in batch], pa.int32()),
+            "kafka_offset": pa.array([m.offset() for m in batch], pa.int64()),
+        }
+    )
+
+
+def _with_kafka(records: pa.Table, coords: pa.Table, full: pa.Schema) -> pa.Table:
+    arrays = [(records if n in records.column_names else coords).column(n) for n in full.names]
     return pa.Table.from_arrays(arrays, schema=full)
 
 
-def _fast(table: str, batch: list[RawRecord], full: pa.Schema) -> pa.Table | None:
-    if table == "source_state" or any(r.value is None or b"\n" in r.value for r in batch):
+def _fast(table: str, batch: Sequence[Message], coords: pa.Table, full: pa.Schema) -> pa.Table | None:
+    values = [m.value() for m in batch]
+    if table == "source_state" or None in values:
+        return None
+    block = b"\n".join(values)  # type: ignore[arg-type]  # no None: checked above
+    if block.count(b"\n") != len(values) - 1:  # a record spanning lines would shift every row after it
         return None
     target, parse = _record_schemas(full)
     try:
         parsed = pj.read_json(
-            io.BytesIO(b"\n".join(r.value or b"" for r in batch)),
+            io.BytesIO(block),
             read_options=pj.ReadOptions(block_size=1 << 20),
             parse_options=pj.ParseOptions(explicit_schema=parse, unexpected_field_behavior="error"),
         )
@@ -90,35 +117,37 @@ def _fast(table: str, batch: list[RawRecord], full: pa.Schema) -> pa.Table | Non
             return None
         if any(parsed.column(f.name).null_count for f in target if not f.nullable):
             return None
-        return _with_kafka(parsed.cast(target), batch, full)
+        return _with_kafka(parsed.cast(target), coords, full)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
 
 
-def to_arrow(table: str, full: pa.Schema, batch: list[RawRecord], service: str = "sink") -> Converted:
+def to_arrow(table: str, full: pa.Schema, batch: Sequence[Message], service: str = "sink") -> Converted:
     """Arrow rows (schema `full`, the table's own) for `batch`, all from topics feeding `table`, and the
     records that could not be read."""
-    fast = _fast(table, batch, full)
+    coords = coordinates(batch)
+    fast = _fast(table, batch, coords, full)
     if fast is not None:
-        return Converted(fast, [], [])
-    good: list[RawRecord] = []
+        return Converted(fast, coords, [], [])
+    good: list[Message] = []
     rows: list[dict[str, Any]] = []
-    dead: list[RawRecord] = []
+    dead: list[Message] = []
     letters: list[DeadLetter] = []
     model = MODELS[table]
-    for r in batch:
+    for m in batch:
         try:
-            rows.append(_row(table, decode(model, r.value)))
-            good.append(r)
+            rows.append(_row(table, decode(model, m.value())))
+            good.append(m)
         except InvalidInputError as exc:
-            dead.append(r)
-            letters.append(dead_letter(r, service=service, reason=exc.reason, detail=exc.detail))
+            dead.append(m)
+            letters.append(dead_letter(raw(m), service=service, reason=exc.reason, detail=exc.detail))
     target, _ = _record_schemas(full)
-    return Converted(_with_kafka(pa.Table.from_pylist(rows, schema=target), good, full), dead, letters)
+    table_rows = _with_kafka(pa.Table.from_pylist(rows, schema=target), coordinates(good), full)
+    return Converted(table_rows, coords, dead, letters)
 
 
-def dead_letter_rows(full: pa.Schema, letters: list[DeadLetter], records: list[RawRecord]) -> pa.Table:
+def dead_letter_rows(full: pa.Schema, letters: list[DeadLetter], records: Sequence[Message]) -> pa.Table:
     """Dead-letter rows for records the sink itself could not read, at their own Kafka coordinates."""
     target, _ = _record_schemas(full)
     rows = [letter.model_dump() for letter in letters]
-    return _with_kafka(pa.Table.from_pylist(rows, schema=target), records, full)
+    return _with_kafka(pa.Table.from_pylist(rows, schema=target), coordinates(records), full)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 from pyiceberg.table import Table
 
 OFFSETS_KEY = "roadwatch.offsets"
@@ -41,3 +42,15 @@ def committed(table: Table) -> Offsets:
 def stale(ours: Offsets, theirs: Offsets) -> list[tuple[str, int]]:
     """Partitions where the table is already past the start of our batch: another writer owns them now."""
     return [tp for tp, start in ours.items() if theirs.get(tp, 0) > start]
+
+
+def span(coordinates: pa.Table) -> tuple[Offsets, Offsets]:
+    """First offset and next offset per partition of records given as `kafka_topic`, `kafka_partition`,
+    `kafka_offset` columns."""
+    g = coordinates.group_by(["kafka_topic", "kafka_partition"], use_threads=False).aggregate(
+        [("kafka_offset", "min"), ("kafka_offset", "max")]
+    )
+    keys = list(zip(g["kafka_topic"].to_pylist(), g["kafka_partition"].to_pylist(), strict=True))
+    start = dict(zip(keys, g["kafka_offset_min"].to_pylist(), strict=True))
+    end = {tp: last + 1 for tp, last in zip(keys, g["kafka_offset_max"].to_pylist(), strict=True)}
+    return start, end

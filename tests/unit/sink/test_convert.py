@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from confluent_kafka import Message
 from pyiceberg.catalog.sql import SqlCatalog
 
-from roadwatch.kafka.deadletter import RawRecord
 from services.sink import offsets
 from services.sink.catalog import ensure_tables
 from services.sink.convert import to_arrow
@@ -19,8 +19,11 @@ def tables(tmp_path: Path) -> dict:
     return ensure_tables(catalog, "roadwatch")
 
 
-def records(topic: str, values: list[bytes]) -> list[RawRecord]:
-    return [RawRecord(topic, 0, i, b"cam-1", v, 1_700_000_000_000) for i, v in enumerate(values)]
+def records(topic: str, values: list[bytes]) -> list[Message]:
+    return [
+        Message(topic=topic, partition=0, offset=i, key=b"cam-1", value=v, timestamp=(1, 1_700_000_000_000))
+        for i, v in enumerate(values)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -53,7 +56,7 @@ def test_bad_records_fall_back_and_become_dead_letters(tables: dict) -> None:
     conv = to_arrow("verdicts", tables["verdicts"].schema().as_arrow(), batch)
     assert conv.table.num_rows == 3
     assert conv.table.column("kafka_offset").to_pylist() == [0, 2, 5]
-    assert [d.offset for d in conv.dead] == [1, 3, 4]
+    assert [d.offset() for d in conv.dead] == [1, 3, 4]
     assert [letter.reason for letter in conv.dead_letters] == [
         "undecodable",
         "schema_invalid",

@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Message
 
 from roadwatch.cli import main
-from roadwatch.kafka.deadletter import RawRecord
 from services.sink.catalog import ensure_tables, open_catalog
 from services.sink.convert import to_arrow
 from services.sink.settings import CatalogSettings
@@ -41,7 +41,10 @@ def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     }
     for name, recs in rows.items():
         w = TableWriter(tables[name], retries=1)
-        batch = [RawRecord(name, 0, i, None, r.model_dump_json().encode()) for i, r in enumerate(recs)]
+        batch = [
+            Message(topic=name, partition=0, offset=i, value=r.model_dump_json().encode())
+            for i, r in enumerate(recs)
+        ]
         w.commit(to_arrow(name, w.arrow_schema, batch).table, {(name, 0): 0}, {(name, 0): len(recs)})
     return {"event_id": verdicts[0].event_id}
 
