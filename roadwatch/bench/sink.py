@@ -4,13 +4,15 @@ and warehouse."""
 
 from __future__ import annotations
 
+import logging
+import os
 import statistics
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -24,6 +26,8 @@ from services.sink.catalog import ensure_tables, open_catalog
 from services.sink.offsets import Offsets
 from services.sink.service import build
 from services.sink.settings import CatalogSettings, SinkSettings
+
+log = logging.getLogger(__name__)
 
 
 def _verdicts(n: int) -> list[bytes]:
@@ -65,14 +69,20 @@ def _verdicts(n: int) -> list[bytes]:
     ]
 
 
+class Timing(NamedTuple):
+    wall_s: float
+    cpu_s: float  # this process, all its threads (librdkafka's and Arrow's included)
+
+
 class _Assigned(Health):
     """Records when the sink got its partitions (the clock starts there, not at process start-up)."""
 
     at = 0.0
+    cpu_at = 0.0
 
     def set_ready(self, ready: bool = True) -> None:
         if ready and not self.at:
-            self.at = time.perf_counter()
+            self.at, self.cpu_at = time.perf_counter(), time.process_time()
         super().set_ready(ready)
 
 
@@ -81,13 +91,13 @@ def _files(catalog: CatalogSettings) -> int:
     return len(table.inspect.files())
 
 
-def _bare_round(batches: list[pa.Table], catalog: CatalogSettings) -> float:
-    """Seconds to append `batches` (the sink's own, as it committed them) to a fresh table."""
+def _bare_round(batches: list[pa.Table], catalog: CatalogSettings) -> Timing:
+    """Time to append `batches` (the sink's own, as it committed them) to a fresh table."""
     table = ensure_tables(open_catalog(catalog), catalog.namespace)["verdicts"]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for batch in batches:
         table.append(batch)
-    return time.perf_counter() - started
+    return Timing(time.perf_counter() - started, time.process_time() - cpu)
 
 
 def _sink_round(
@@ -98,8 +108,8 @@ def _sink_round(
     flush_rows: int,
     latencies: list[float],
     committed: list[pa.Table],
-) -> float:
-    """Seconds from the sink's assignment until the table's offsets cover all `rows` (fresh catalog);
+) -> Timing:
+    """Time from the sink's assignment until the table's offsets cover all `rows` (fresh catalog);
     `committed` gets the Arrow batches it committed."""
     settings = SinkSettings(  # every other input a topic nobody writes: the sink reads only the verdicts
         verdicts_topic=topic,
@@ -127,33 +137,45 @@ def _sink_round(
     sink.subscribe(assigned)  # the sink's own loop, driven here until every offset is committed
     while sum(writer.committed.get((topic, p), 0) for p in range(3)) < rows:
         sink.step()
-    elapsed = time.perf_counter() - assigned.at  # from the group assignment, not process start-up
+    timing = Timing(  # from the group assignment, not process start-up
+        time.perf_counter() - assigned.at, time.process_time() - assigned.cpu_at
+    )
     sink.close()
-    return elapsed
+    return timing
 
 
 def run(
     kafka: KafkaSettings, rows: int = 200_000, flush_rows: int = 50_000, rounds: int = 3
 ) -> dict[str, Any]:
     """`rounds` times: the sink, then bare appends of the batches it committed, each into a fresh catalog;
-    report medians."""
+    report medians. `ratio_ceiling` is the ratio the sink would reach with every core busy all the time
+    (bare seconds / (sink CPU seconds / cores)): how far overlap alone could take it."""
     topic = fresh_topic(kafka, "sink-verdicts")
     producer = idempotent_producer(kafka)
     for value in _verdicts(rows):
         send(producer, topic, "cam", value)
     producer.flush(60)
-    bare_s: list[float] = []
-    sink_s: list[float] = []
+    bare: list[Timing] = []
+    sink: list[Timing] = []
     latencies: list[float] = []
     files = 0
     for r in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             sink_cat = CatalogSettings(warehouse=str(Path(tmp) / f"sink{r}"))
             batches: list[pa.Table] = []
-            sink_s.append(_sink_round(kafka, topic, rows, sink_cat, flush_rows, latencies, batches))
+            sink.append(_sink_round(kafka, topic, rows, sink_cat, flush_rows, latencies, batches))
             files = _files(sink_cat)
-            bare_s.append(_bare_round(batches, CatalogSettings(warehouse=str(Path(tmp) / f"bare{r}"))))
-    sink_rps, bare_rps = rows / statistics.median(sink_s), rows / statistics.median(bare_s)
+            bare.append(_bare_round(batches, CatalogSettings(warehouse=str(Path(tmp) / f"bare{r}"))))
+            log.info(
+                "round %d/%d: sink %.2f s (%.2f s CPU), bare %.2f s (%.2f s CPU)",
+                r + 1,
+                rounds,
+                *sink[-1],
+                *bare[-1],
+            )
+    sink_s, bare_s = (statistics.median(t.wall_s for t in sink), statistics.median(t.wall_s for t in bare))
+    sink_cpu, bare_cpu = (statistics.median(t.cpu_s for t in sink), statistics.median(t.cpu_s for t in bare))
+    sink_rps, bare_rps = rows / sink_s, rows / bare_s
     return {
         "bench": "sink",
         "rows": rows,
@@ -162,6 +184,9 @@ def run(
         "rows_per_s": round(sink_rps),
         "bare_rows_per_s": round(bare_rps),
         "ratio": round(sink_rps / bare_rps, 3),
+        "sink_cpu_s": round(sink_cpu, 2),
+        "bare_cpu_s": round(bare_cpu, 2),
+        "ratio_ceiling": round(bare_s / (sink_cpu / (os.cpu_count() or 1)), 3),
         "commits": len(latencies),
         "rows_per_commit": round(rows * rounds / max(1, len(latencies))),
         "p99_commit_ms": round(percentile(latencies, 99), 1),

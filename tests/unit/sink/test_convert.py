@@ -8,7 +8,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 
 from services.sink import offsets
 from services.sink.catalog import ensure_tables
-from services.sink.convert import to_arrow
+from services.sink.convert import merge, to_arrow
 from services.sink.writer import StaleWriterError, TableWriter
 from tests.factories import dead_letter_record, detection_result, source_state, verdict
 
@@ -62,6 +62,21 @@ def test_bad_records_fall_back_and_become_dead_letters(tables: dict) -> None:
         "schema_invalid",
         "schema_invalid",
     ]
+
+
+def test_chunks_converted_apart_merge_into_the_conversion_of_the_whole(tables: dict) -> None:
+    values = [verdict(i).model_dump_json().encode() for i in range(8)]
+    values[3] = b"not json"
+    batch = [
+        Message(topic="v", partition=i % 2, offset=10 + i // 2, key=b"cam-1", value=v, timestamp=(1, 1))
+        for i, v in enumerate(values)
+    ]
+    schema = tables["verdicts"].schema().as_arrow()
+    whole = to_arrow("verdicts", schema, batch)
+    merged = merge([to_arrow("verdicts", schema, c) for c in (batch[:2], batch[2:5], batch[5:])])
+    assert merged.table.equals(whole.table) and merged.table.num_rows == 7
+    assert [(m.partition(), m.offset()) for m in merged.dead] == [(1, 11)]
+    assert offsets.span(merged.coordinates) == ({("v", 0): 10, ("v", 1): 10}, {("v", 0): 14, ("v", 1): 14})
 
 
 def test_offsets_round_trip_and_walk_back_through_snapshots(tables: dict) -> None:
