@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 _CONTEXT_KEYS = ("service", "topic", "partition", "offset", "event_id", "source_id", "tier")
+_CHATTY = ("httpx", "httpcore")  # a line per HTTP request (readiness probes, VLM calls): shown at DEBUG only
 
 
 class ContextFormatter(logging.Formatter):
@@ -25,6 +26,8 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
 
 
 def ctx(**kwargs: Any) -> dict[str, Any]:

@@ -18,9 +18,9 @@ def admin_client(conf: dict[str, Any]) -> AdminClient:
 
 
 def wait_until_ready(conf: dict[str, Any], timeout_s: float = 60.0) -> None:
-    """Block until the cluster answers a metadata request, or raise StackError."""
+    """Block until the cluster answers a metadata request, or raise StackError (with the last error)."""
     deadline = time.monotonic() + timeout_s
-    admin = admin_client(conf)
+    admin = admin_client({**conf, "log_level": 2})  # "connection refused" is expected while it starts
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
