@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from roadwatch.errors import StackError
+from roadwatch.process import GroupProcess
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class ServiceSpec:
 @dataclass
 class _Running:
     spec: ServiceSpec
-    proc: subprocess.Popen[bytes]
+    proc: GroupProcess
     restarts: int = 0
 
 
@@ -40,17 +40,9 @@ class Supervisor:
         self.specs, self.logs, self.cwd = specs, logs, cwd
         self.running: dict[str, _Running] = {}
 
-    def _spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        with (self.logs / f"{spec.name}.log").open("ab") as out:
-            return subprocess.Popen(
-                [spec.python, *spec.args],
-                cwd=self.cwd,
-                env={**os.environ, **spec.env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    def _spawn(self, spec: ServiceSpec) -> GroupProcess:
+        argv, env = [spec.python, *spec.args], {**os.environ, **spec.env}
+        return GroupProcess(argv, self.cwd, env, self.logs / f"{spec.name}.log").start()
 
     def start(self) -> None:
         for spec in self.specs:
@@ -77,23 +69,20 @@ class Supervisor:
     def check(self, max_restarts: int = 5) -> None:
         """Restart services that exited; give up loudly after `max_restarts` for one service."""
         for name, r in self.running.items():
-            code = r.proc.poll()
-            if code is None:
+            if r.proc.alive():
                 continue
+            code = r.proc.returncode
             if r.restarts >= max_restarts:
                 raise StackError(f"{name} keeps exiting (code {code}); see {self.logs / (name + '.log')}")
             log.warning("%s exited with %s; restarting", name, code)
             r.proc, r.restarts = self._spawn(r.spec), r.restarts + 1
 
     def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM to every service at once, then each one's whole process group is stopped."""
         for r in self.running.values():
-            if r.proc.poll() is None:
+            if r.proc.alive():
                 r.proc.terminate()
         deadline = time.monotonic() + timeout_s
         for r in self.running.values():
-            try:
-                r.proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                r.proc.kill()
-                r.proc.wait(10)
+            r.proc.stop(max(0.1, deadline - time.monotonic()))
         self.running.clear()

@@ -166,7 +166,7 @@ class Pipeline:
         do; `exits` records who and with which code."""
         for name, proc in self.procs.items():
             if not proc.alive():
-                self.exits.append((name, proc.proc.returncode if proc.proc else None))
+                self.exits.append((name, proc.returncode))
                 self.procs[name] = self.process(name).start()
 
     def stop(self) -> None:

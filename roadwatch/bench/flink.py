@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -28,6 +29,7 @@ from flink_jobs.records import to_event
 from flink_jobs.state_machine import Config, step
 from roadwatch.bench.common import fresh_topic
 from roadwatch.kafka.clients import idempotent_producer
+from roadwatch.process import GroupProcess
 from roadwatch.producer.api import send
 from roadwatch.settings import KafkaSettings
 from schemas import Verdict
@@ -72,10 +74,9 @@ def _python_loop(payloads: list[tuple[str, bytes]], emit_every: int) -> float:
     return len(payloads) / (time.perf_counter() - started)
 
 
-def _peak_rss_tree_mb(pid: int) -> float:
-    out = subprocess.run(
-        ["ps", "-o", "rss=", "--ppid", str(pid), "-p", str(pid)], capture_output=True, text=True
-    )
+def _rss_session_mb(sid: int) -> float:
+    """Resident memory of every process in session `sid` (the job, its JVM, the JVM's Python workers)."""
+    out = subprocess.run(["ps", "-o", "rss=", "-s", str(sid)], capture_output=True, text=True, check=False)
     return sum(int(x) for x in out.stdout.split()) / 1024
 
 
@@ -94,6 +95,7 @@ def run(
     producer.flush(60)
     loop_eps = _python_loop(payloads, emit_every)
 
+    checkpoints = tempfile.mkdtemp(prefix="roadwatch-bench-flink-")
     env = {
         **os.environ,
         "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -104,26 +106,20 @@ def run(
         "ROADWATCH_FLINK_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
         "ROADWATCH_FLINK_EMIT_EVERY": str(emit_every),
         "ROADWATCH_FLINK_CHECKPOINT_MS": "1000",
-        "ROADWATCH_FLINK_CHECKPOINT_DIR": tempfile.mkdtemp(prefix="roadwatch-bench-flink-"),
+        "ROADWATCH_FLINK_CHECKPOINT_DIR": checkpoints,
     }
     c = Consumer(
         kafka.client_config(**{"group.id": f"b-{uuid.uuid4().hex}", "isolation.level": "read_committed"})
     )
     c.assign([TopicPartition(state, p, OFFSET_BEGINNING) for p in range(3)])
     launched = time.perf_counter()
-    job = subprocess.Popen(
-        [str(python), "-m", "flink_jobs.confidence_state"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    job = GroupProcess([str(python), "-m", "flink_jobs.confidence_state"], ROOT, env).start()
     folded: dict[str, int] = {}  # per source: the most events a committed SourceState reports
     outputs, first, peak = 0, 0.0, 0.0
     stamps: list[int] = []  # when the job wrote each committed output (record CreateTime, ms)
     try:
         deadline = time.monotonic() + timeout_s
-        while sum(folded.values()) < events and time.monotonic() < deadline and job.poll() is None:
+        while sum(folded.values()) < events and time.monotonic() < deadline and job.alive():
             got = [m for m in c.consume(10_000, 0.5) if m.error() is None]
             if got and not first:
                 first = time.perf_counter()
@@ -132,12 +128,12 @@ def run(
                 folded[record["source_id"]] = max(folded.get(record["source_id"], 0), record["events"])
                 stamps.append(m.timestamp()[1])
             outputs += len(got)
-            peak = max(peak, _peak_rss_tree_mb(job.pid))
+            peak = max(peak, _rss_session_mb(job.pid))
         last = time.perf_counter()
     finally:
-        job.terminate()
-        job.wait(60)
+        job.stop(60)  # the whole group: its JVM must not write checkpoints into a removed directory
         c.close()
+        shutil.rmtree(checkpoints)
     through = sum(folded.values())
     span_s = (max(stamps) - min(stamps)) / 1000 if len(stamps) > 1 else 0.0
     flink_eps = through / span_s if span_s > 0 else 0.0

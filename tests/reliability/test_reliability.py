@@ -67,7 +67,7 @@ def all_alive(pipeline: Pipeline) -> None:
     for name, proc in pipeline.procs.items():
         if not proc.alive():
             tail = "\n".join(proc.log.read_text(errors="replace").splitlines()[-30:])
-            raise AssertionError(f"{name} exited by itself ({proc.proc and proc.proc.returncode}):\n{tail}")
+            raise AssertionError(f"{name} exited by itself ({proc.returncode}):\n{tail}")
 
 
 def landed(pipeline: Pipeline, wanted: set[str]) -> Callable[[], bool]:
