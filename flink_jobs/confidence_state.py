@@ -32,6 +32,7 @@ from flink_jobs.connector import connector_jars
 from flink_jobs.records import render, to_event
 from flink_jobs.settings import FlinkSettings
 from flink_jobs.state_machine import BandsOut, step
+from roadwatch.kafka.deadletter import RawRecord, dead_letter
 
 log = logging.getLogger(__name__)
 OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])
@@ -70,7 +71,7 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
             try:
                 event = to_event("verdict" if is_verdict else "detection", payload)
             except ValidationError as exc:
-                letter = _dead_letter(topic, partition, offset, payload, "schema_invalid", str(exc))
+                letter = _dead_letter(topic, partition, offset, key, payload, "schema_invalid", str(exc))
                 yield Row(f"{topic}.dlq", key, letter)
                 continue
             if event.source_id != key:
@@ -78,7 +79,7 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
                 yield Row(
                     f"{topic}.dlq",
                     key,
-                    _dead_letter(topic, partition, offset, payload, "key_mismatch", detail),
+                    _dead_letter(topic, partition, offset, key, payload, "key_mismatch", detail),
                 )
                 continue
             result = step(state, event, s.config)
@@ -90,27 +91,11 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
             self.state.update(state)
 
 
-def _dead_letter(topic: str, partition: int, offset: int, payload: str, reason: str, detail: str) -> str:
-    import base64
-    import uuid
-    from datetime import UTC, datetime
-
-    from schemas import DeadLetter
-
-    now = datetime.now(UTC)
-    return DeadLetter(
-        event_id=f"dlq:{topic}:{partition}:{offset}:{uuid.uuid5(uuid.NAMESPACE_URL, payload)}",
-        source_id="unknown",
-        captured_at=now,
-        service="flink",
-        reason=reason,
-        detail=detail[:2000],
-        source_topic=topic,
-        partition=partition,
-        offset=offset,
-        original_value_b64=base64.b64encode(payload.encode()).decode(),
-        failed_at=now,
-    ).model_dump_json()
+def _dead_letter(
+    topic: str, partition: int, offset: int, key: str, payload: str, reason: str, detail: str
+) -> str:
+    record = RawRecord(topic, partition, offset, key.encode(), payload.encode())
+    return dead_letter(record, service="flink", reason=reason, detail=detail).model_dump_json()
 
 
 def _source_table(s: FlinkSettings, name: str, topic: str) -> str:

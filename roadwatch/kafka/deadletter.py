@@ -13,14 +13,9 @@ import re
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from prometheus_client import Counter
-
 from schemas import DeadLetter
 from schemas.records import utcnow
 
-DEAD_LETTERS = Counter(
-    "roadwatch_dead_letters_total", "Records sent to a dead-letter topic", ["service", "reason"]
-)
 _SOURCE_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 

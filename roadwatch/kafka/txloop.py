@@ -19,7 +19,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from roadwatch.errors import InvalidInputError, TransactionStuckError
 from roadwatch.kafka.codec import encode
-from roadwatch.kafka.deadletter import DEAD_LETTERS, RawRecord, dead_letter
+from roadwatch.kafka.deadletter import RawRecord, dead_letter
 from roadwatch.kafka.topics import dlq
 from roadwatch.logs import ctx
 
@@ -32,6 +32,9 @@ BATCH_SIZE = Histogram(
 )
 COMMIT_SECONDS = Histogram("roadwatch_commit_seconds", "Transaction commit latency", ["service"])
 LAG = Gauge("roadwatch_consumer_lag", "Records behind the high watermark", ["service", "topic", "partition"])
+DEAD_LETTERS = Counter(
+    "roadwatch_dead_letters_total", "Records sent to a dead-letter topic", ["service", "reason"]
+)
 
 
 @dataclass(frozen=True)

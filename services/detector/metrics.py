@@ -1,4 +1,4 @@
-"""Prometheus metrics of the detector (dead letters: `roadwatch.kafka.deadletter.DEAD_LETTERS`)."""
+"""Prometheus metrics of the detector (dead letters: `roadwatch.kafka.txloop.DEAD_LETTERS`)."""
 
 from prometheus_client import Counter, Histogram
 

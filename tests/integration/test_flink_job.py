@@ -1,6 +1,7 @@
 """The real PyFlink job (local mini-cluster, .venv-flink) on the real broker: a scripted stream for three
 sources yields the expected source-state and thresholds records, and the detector picks the bands up."""
 
+import base64
 import os
 import subprocess
 import uuid
@@ -57,9 +58,8 @@ def test_scripted_sources_give_alerts_and_bands(
         producer.produce(t["verdicts"], key=v.source_id.encode(), value=v.model_dump_json().encode())
     producer.produce(t["verdicts"], key=b"cam-x", value=b'{"broken": ')
     # keys are source ids everywhere: a record under another source's key is refused, not folded into it
-    producer.produce(
-        t["verdicts"], key=b"cam-x", value=verdict(99, source="cam-on").model_dump_json().encode()
-    )
+    mis_keyed = verdict(99, source="cam-on")
+    producer.produce(t["verdicts"], key=b"cam-x", value=mis_keyed.model_dump_json().encode())
     producer.flush(10)
     env = {
         **os.environ,
@@ -121,6 +121,11 @@ def test_scripted_sources_give_alerts_and_bands(
     ]
     assert sorted(d.reason for d in letters) == ["key_mismatch", "schema_invalid"]
     assert all(d.source_topic == t["verdicts"] and d.partition >= 0 and d.offset >= 0 for d in letters)
+    by_reason = {d.reason: d for d in letters}
+    broken, refused = by_reason["schema_invalid"], by_reason["key_mismatch"]
+    assert broken.event_id == f"dlq:{t['verdicts']}:{broken.partition}:{broken.offset}"
+    assert refused.event_id == mis_keyed.event_id  # the record's own id: one dead letter per record
+    assert all(base64.b64decode(d.original_key_b64 or "") == b"cam-x" for d in letters)  # replayable as sent
     assert last["cam-disagree"].disagreement_rate > 0.5
     bands = [
         Thresholds.model_validate_json(m.value())
