@@ -100,10 +100,10 @@ def _with_kafka(records: pa.Table, coords: pa.Table, full: pa.Schema) -> pa.Tabl
 
 
 def _fast(table: str, batch: Sequence[Message], coords: pa.Table, full: pa.Schema) -> pa.Table | None:
-    values = [m.value() for m in batch]
-    if table == "source_state" or None in values:
+    values = [v for m in batch if (v := m.value()) is not None]
+    if table == "source_state" or len(values) != len(batch):
         return None
-    block = b"\n".join(values)  # type: ignore[arg-type]  # no None: checked above
+    block = b"\n".join(values)
     if block.count(b"\n") != len(values) - 1:  # a record spanning lines would shift every row after it
         return None
     target, parse = _record_schemas(full)

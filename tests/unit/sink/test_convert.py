@@ -52,15 +52,18 @@ def test_bad_records_fall_back_and_become_dead_letters(tables: dict) -> None:
     bad_json = b'{"event_id": "x",'
     off_schema = json.dumps(json.loads(good[0]) | {"confidence": "very"}).encode()
     extra_field = json.dumps(json.loads(good[0]) | {"surprise": 1}).encode()
-    batch = records("verdicts.v1", [good[0], bad_json, good[1], off_schema, extra_field, good[2]])
+    two_lines = good[2].replace(b'"roadwork"', b'\n"roadwork"')  # valid JSON, but not one line
+    values = [good[0], bad_json, good[1], off_schema, extra_field, good[2], None, two_lines]
+    batch = records("verdicts.v1", values)  # type: ignore[arg-type]  # a tombstone has no value
     conv = to_arrow("verdicts", tables["verdicts"].schema().as_arrow(), batch)
-    assert conv.table.num_rows == 3
-    assert conv.table.column("kafka_offset").to_pylist() == [0, 2, 5]
-    assert [d.offset() for d in conv.dead] == [1, 3, 4]
+    assert conv.table.num_rows == 4
+    assert conv.table.column("kafka_offset").to_pylist() == [0, 2, 5, 7]
+    assert [d.offset() for d in conv.dead] == [1, 3, 4, 6]
     assert [letter.reason for letter in conv.dead_letters] == [
         "undecodable",
         "schema_invalid",
         "schema_invalid",
+        "undecodable",
     ]
 
 
