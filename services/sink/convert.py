@@ -146,8 +146,9 @@ def to_arrow(table: str, full: pa.Schema, batch: Sequence[Message], service: str
     return Converted(table_rows, coords, dead, letters)
 
 
-def dead_letter_rows(full: pa.Schema, letters: list[DeadLetter], records: Sequence[Message]) -> pa.Table:
-    """Dead-letter rows for records the sink itself could not read, at their own Kafka coordinates."""
+def dead_letter_rows(full: pa.Schema, letters: list[DeadLetter], coords: pa.Table) -> pa.Table:
+    """Dead-letter rows for records the sink itself could not read, at their own Kafka coordinates
+    (`coordinates` of those records)."""
     target, _ = _record_schemas(full)
     rows = [letter.model_dump() for letter in letters]
-    return _with_kafka(pa.Table.from_pylist(rows, schema=target), coordinates(records), full)
+    return _with_kafka(pa.Table.from_pylist(rows, schema=target), coords, full)

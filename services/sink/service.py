@@ -3,9 +3,9 @@
 Three stages overlap: the loop consumes; each consumed batch is converted to Arrow on a converter thread as
 soon as it arrives; a flush hands the converted chunks to one commit thread, which commits them while the
 loop consumes on. One flush is in flight at a time (the next waits for it), so commits stay in consumption
-order. Commit order per flush: `dead_letters` first (it also records the offsets of records
-the sink itself could not read, so a replay skips them), then the other tables. Kafka group offsets are
-committed last, for lag reporting only: on (re)assignment the sink seeks to the offsets stored in the tables.
+order. Commit order per flush: `dead_letters` first (it also records the offsets of records the sink itself
+could not read, so a replay skips them), then the other tables. Kafka group offsets are committed last, for
+lag reporting only: on (re)assignment the sink seeks to the offsets stored in the tables.
 """
 
 from __future__ import annotations
@@ -164,8 +164,10 @@ class Sink:
         letters, letter_records = self._own_dead_letters(converted)
         parts = [(c.table, c.coordinates) for n, c in converted.items() if n == "dead_letters"]
         if letter_records:
-            rows = dead_letter_rows(self.writers["dead_letters"].arrow_schema, letters, letter_records)
-            parts.append((rows, coordinates(letter_records)))
+            coords = coordinates(letter_records)
+            parts.append(
+                (dead_letter_rows(self.writers["dead_letters"].arrow_schema, letters, coords), coords)
+            )
         if parts:  # first: it also fences replays of the records the sink could not read
             self._commit(
                 "dead_letters", pa.concat_tables(t for t, _ in parts), pa.concat_tables(c for _, c in parts)
