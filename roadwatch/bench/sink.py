@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -69,6 +70,18 @@ def _verdicts(n: int) -> list[bytes]:
     ]
 
 
+def verdicts_only(topic: str, **overrides: Any) -> SinkSettings:
+    """Settings of a sink that reads `topic` as its verdicts and nothing else: its other inputs are topics
+    nobody writes, so what lies on the stack's own topics stays out."""
+    return SinkSettings(
+        verdicts_topic=topic,
+        detections_topic=f"{topic}.none-d",
+        source_state_topic=f"{topic}.none-s",
+        dlq_pattern=rf"^{re.escape(topic)}\.none\.dlq$",
+        **overrides,
+    )
+
+
 class Timing(NamedTuple):
     wall_s: float
     cpu_s: float  # this process, all its threads (librdkafka's and Arrow's included)
@@ -111,11 +124,8 @@ def _sink_round(
 ) -> Timing:
     """Time from the sink's assignment until the table's offsets cover all `rows` (fresh catalog);
     `committed` gets the Arrow batches it committed."""
-    settings = SinkSettings(  # every other input a topic nobody writes: the sink reads only the verdicts
-        verdicts_topic=topic,
-        detections_topic=f"{topic}.none-d",
-        source_state_topic=f"{topic}.none-s",
-        dlq_pattern=f"^{uuid.uuid4().hex}$",
+    settings = verdicts_only(
+        topic,
         flush_rows=flush_rows,
         flush_interval_ms=250,
         max_poll_records=10_000,

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from roadwatch.bench.sink import verdicts_only
 from roadwatch.settings import KafkaSettings
 from services.sink.catalog import open_catalog
 from services.sink.service import Sink, build
-from services.sink.settings import CatalogSettings, SinkSettings
+from services.sink.settings import CatalogSettings
 from tests.factories import verdict
 from tests.helpers import wait_for
 
@@ -31,11 +32,8 @@ def _send(producer: Producer, topic: str, ids: range) -> set[str]:
 
 
 def _sink(kafka: KafkaSettings, catalog: CatalogSettings, topic: str, instance: str) -> Sink:
-    settings = SinkSettings(  # flushes only when the test says so
-        verdicts_topic=topic,
-        detections_topic=f"{topic}.none-d",
-        source_state_topic=f"{topic}.none-s",
-        dlq_pattern=rf"^{topic}\.dlq$",
+    settings = verdicts_only(  # flushes only when the test says so
+        topic,
         group_id=f"g.{instance}.{uuid.uuid4().hex[:8]}",
         instance_id=instance,
         flush_rows=1_000_000,
