@@ -7,6 +7,7 @@ COPY roadwatch roadwatch
 COPY schemas schemas
 COPY services services
 COPY flink_jobs flink_jobs
+COPY apps apps
 RUN pip install --no-cache-dir .
 ENV YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ultralytics
 ENTRYPOINT ["roadwatch"]

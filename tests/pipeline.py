@@ -17,6 +17,7 @@ import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
+from apps.testing.openai_server import OpenAICompatibleServer
 from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.topics import (
     DETECTIONS,
@@ -32,7 +33,6 @@ from roadwatch.kafka.topics import (
 from roadwatch.producer.api import ProduceReport, produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
-from roadwatch.testing.openai_server import OpenAICompatibleServer
 from tests.services import ROOT, ServiceProcess
 
 FLINK_PY = ROOT / ".venv-flink" / "bin" / "python"

@@ -20,9 +20,9 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual
 
+from roadwatch.iceberg.catalog import open_catalog
+from roadwatch.iceberg.settings import CatalogSettings
 from schemas.tables import TABLES
-from services.sink.catalog import open_catalog
-from services.sink.settings import CatalogSettings
 
 
 def row_filter(since: datetime | None, source: str | None, event_id: str | None = None) -> BooleanExpression:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from roadwatch.vision.scoring import DEFAULT_PROFILE, Band, roadwork_score
 from schemas import Detection, DetectionResult, EscalationRequest, ImageEvent, ModelRef, Verdict
-from services.detector.scoring import DEFAULT_PROFILE, Band, roadwork_score
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from roadwatch.images.load import load_rgb
 from roadwatch.kafka.codec import decode, encode
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.txloop import Output, dead_letter_output
+from roadwatch.vision.engines.base import Engine
+from roadwatch.vision.scoring import BandBook
 from schemas import Detection, ImageEvent
 from schemas.records import utcnow
 from services.detector import metrics
 from services.detector.core import Outcome, Timings, assess
-from services.detector.engines.base import Engine
-from services.detector.scoring import BandBook
 from services.detector.settings import DetectorSettings
 
 log = logging.getLogger(__name__)

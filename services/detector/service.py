@@ -7,12 +7,12 @@ import threading
 
 from roadwatch.kafka.clients import consumer, idempotent_producer, transactional_producer
 from roadwatch.kafka.txloop import TransactionalLoop
-from roadwatch.observability import Health, serve
+from roadwatch.serving import Health, serve
 from roadwatch.settings import KafkaSettings
-from services.detector.engines.base import Engine
-from services.detector.engines.factory import build_engine
+from roadwatch.vision.engines.base import Engine
+from roadwatch.vision.engines.factory import build_engine
+from roadwatch.vision.scoring import Band, BandBook
 from services.detector.pipeline import SERVICE, DetectorPipeline
-from services.detector.scoring import Band, BandBook
 from services.detector.settings import DetectorSettings
 from services.detector.thresholds import ThresholdsReader
 

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from roadwatch.images.access import ImageAccess
 from roadwatch.kafka.topics import DETECTIONS, IMAGES, THRESHOLDS, VERDICTS, escalations
 from roadwatch.settings import ComponentSettings
+from roadwatch.vision.models import CONE_MODEL, ModelSpec
 
-
-class ModelSpec(BaseModel):
-    """One model: a file (relative to `models_dir`) or an Ultralytics name, and how to run it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: str
-    engine: Literal["auto", "onnx", "litert", "ultralytics", "rfdetr"] = "auto"
-    imgsz: int | None = Field(None, gt=0)
-    conf: float = Field(0.05, ge=0.0, le=1.0)
-    threads: int = Field(0, ge=0, description="intra-op threads for ONNX Runtime / LiteRT (0 = all cores)")
-
-
-CONE_MODEL = ModelSpec(path="roadwork-cone-yolov5n-640.onnx", imgsz=320)
 FAST_ESCALATIONS = escalations("fast")
 
 

@@ -13,8 +13,8 @@ from roadwatch.errors import InvalidInputError, StackError
 from roadwatch.kafka.codec import decode
 from roadwatch.kafka.txloop import dead_letter_output, raw
 from roadwatch.settings import KafkaSettings
+from roadwatch.vision.scoring import Band, BandBook
 from schemas import Thresholds
-from services.detector.scoring import Band, BandBook
 
 log = logging.getLogger(__name__)
 

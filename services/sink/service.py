@@ -20,15 +20,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from roadwatch.iceberg.catalog import ensure_tables, open_catalog
+from roadwatch.iceberg.offsets import Offsets, span
+from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.clients import consumer as build_consumer
 from roadwatch.logs import ctx
-from roadwatch.observability import Health, serve
+from roadwatch.serving import Health, serve
 from roadwatch.settings import KafkaSettings
 from schemas import DeadLetter
-from services.sink.catalog import ensure_tables, open_catalog
 from services.sink.convert import Converted, coordinates, dead_letter_rows, merge, to_arrow
-from services.sink.offsets import Offsets, span
-from services.sink.settings import CatalogSettings, SinkSettings
+from services.sink.settings import SinkSettings
 from services.sink.writer import StaleWriterError, TableWriter
 
 log = logging.getLogger(__name__)

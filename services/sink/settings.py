@@ -1,52 +1,14 @@
-"""Sink settings (`ROADWATCH_SINK_*`): catalog, flush policy, topics."""
+"""Sink settings (`ROADWATCH_SINK_*`): flush policy, topics (the catalog: `roadwatch.iceberg.settings`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from roadwatch.kafka.topics import DETECTIONS, SOURCE_STATE, VERDICTS
-from roadwatch.settings import DEFAULT_HOME, ComponentSettings
-
-
-class CatalogSettings(ComponentSettings):
-    """Where the Iceberg tables live: SQLite SqlCatalog + local files (default) or a REST catalog + S3."""
-
-    section: ClassVar[str] = "catalog"
-    model_config = SettingsConfigDict(env_prefix="ROADWATCH_CATALOG_", frozen=True, extra="forbid")
-
-    type: Literal["sql", "rest"] = "sql"
-    name: str = "roadwatch"
-    uri: str | None = None
-    warehouse: str = str(DEFAULT_HOME / "warehouse")
-    namespace: str = "roadwatch"
-    s3_endpoint: str | None = None
-    s3_access_key_id: str | None = None
-    s3_secret_access_key: SecretStr | None = None
-    s3_region: str = "us-east-1"
-
-    def properties(self) -> dict[str, Any]:
-        """pyiceberg `load_catalog` properties."""
-        if self.type == "sql":
-            Path(self.warehouse).mkdir(parents=True, exist_ok=True)
-            uri = self.uri or f"sqlite:///{Path(self.warehouse) / 'catalog.db'}"
-            return {"type": "sql", "uri": uri, "warehouse": f"file://{Path(self.warehouse).resolve()}"}
-        props: dict[str, Any] = {
-            "type": "rest",
-            "uri": self.uri or "http://iceberg-rest:8181",
-            "warehouse": self.warehouse,
-            "s3.region": self.s3_region,
-        }
-        if self.s3_endpoint:
-            props["s3.endpoint"] = self.s3_endpoint
-        if self.s3_access_key_id:
-            props["s3.access-key-id"] = self.s3_access_key_id
-        if self.s3_secret_access_key:
-            props["s3.secret-access-key"] = self.s3_secret_access_key.get_secret_value()
-        return props
+from roadwatch.settings import ComponentSettings
 
 
 class SinkSettings(ComponentSettings):

@@ -12,8 +12,8 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
 from roadwatch.errors import RoadwatchError
-from services.sink import offsets
-from services.sink.offsets import Offsets
+from roadwatch.iceberg import offsets
+from roadwatch.iceberg.offsets import Offsets
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 import argparse
 
 from roadwatch.logs import setup_logging
-from roadwatch.runner import run_until_signalled
+from roadwatch.serving import run_until_signalled
 from roadwatch.settings import kafka_settings_from_env
 from services.vlm_tier.service import run
 from services.vlm_tier.settings import tier_settings

@@ -7,7 +7,7 @@ import threading
 
 from roadwatch.kafka.clients import consumer, transactional_producer
 from roadwatch.kafka.txloop import TransactionalLoop
-from roadwatch.observability import Health, serve
+from roadwatch.serving import Health, serve
 from roadwatch.settings import KafkaSettings
 from services.vlm_tier.backends.base import Backend
 from services.vlm_tier.breaker import CircuitBreaker

@@ -3,7 +3,7 @@ consistent with each other."""
 
 import pytest
 
-from roadwatch.bench import sink
+from apps.bench import sink
 from roadwatch.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import pytest
 from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.topics import TopicSpec
 from roadwatch.settings import KafkaSettings
+from roadwatch.vision.scoring import Band, BandBook
 from schemas import DeadLetter, SourceState, Thresholds
-from services.detector.scoring import Band, BandBook
 from services.detector.thresholds import ThresholdsReader
 from tests.factories import verdict
 from tests.helpers import read_committed, wait_for

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from roadwatch.cli import main
+from apps.cli import main
 from roadwatch.producer.api import produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from roadwatch.bench.sink import verdicts_only
+from apps.bench.sink import verdicts_only
+from roadwatch.iceberg.catalog import open_catalog
+from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.settings import KafkaSettings
-from services.sink.catalog import open_catalog
 from services.sink.service import Sink, build
-from services.sink.settings import CatalogSettings
 from tests.factories import verdict
 from tests.helpers import wait_for
 

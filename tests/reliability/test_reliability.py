@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from roadwatch.producer.inputs import local_paths
-from roadwatch.runner import STUCK_EXIT_CODE
+from roadwatch.serving import STUCK_EXIT_CODE
 from roadwatch.settings import KafkaSettings
 from tests.conftest import Broker
 from tests.helpers import wait_for

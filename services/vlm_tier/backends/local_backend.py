@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from roadwatch.images.inspect import ImageLimits, decode_rgb
+from roadwatch.vision.engines.base import Engine
+from roadwatch.vision.engines.factory import build_engine
+from roadwatch.vision.models import ModelSpec
+from roadwatch.vision.scoring import DEFAULT_PROFILE, roadwork_score
 from schemas import Detection, EscalationRequest
-from services.detector.engines.base import Engine
-from services.detector.engines.factory import build_engine
-from services.detector.scoring import DEFAULT_PROFILE, roadwork_score
-from services.detector.settings import ModelSpec
 from services.vlm_tier.parsing import Answer
 
 SIGN_WORDS = re.compile(

@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 import yaml
 
+from apps.cli import build_parser
 from flink_jobs.settings import FlinkSettings
-from roadwatch.cli import build_parser
+from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.settings import KafkaSettings
 from roadwatch.stack.settings import StackSettings
 from services.detector.settings import DetectorSettings
-from services.sink.settings import CatalogSettings, SinkSettings
+from services.sink.settings import SinkSettings
 from services.vlm_tier.settings import TierSettings, tier_settings
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from roadwatch.kafka.deadletter import RawRecord
+from roadwatch.vision.engines.base import WholeImageEngine
+from roadwatch.vision.scoring import Band, BandBook
 from schemas import DeadLetter, Detection, DetectionResult, EscalationRequest, ImageEvent, ModelRef, Verdict
-from services.detector.engines.base import WholeImageEngine
 from services.detector.pipeline import DetectorPipeline
-from services.detector.scoring import Band, BandBook
 from services.detector.settings import DetectorSettings
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

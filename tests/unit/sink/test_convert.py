@@ -6,8 +6,8 @@ import pytest
 from confluent_kafka import Message
 from pyiceberg.catalog.sql import SqlCatalog
 
-from services.sink import offsets
-from services.sink.catalog import ensure_tables
+from roadwatch.iceberg import offsets
+from roadwatch.iceberg.catalog import ensure_tables
 from services.sink.convert import merge, to_arrow
 from services.sink.writer import StaleWriterError, TableWriter
 from tests.factories import dead_letter_record, detection_result, source_state, verdict
@@ -126,7 +126,7 @@ def test_tables_are_day_partitioned_and_never_retry_commits(tables: dict) -> Non
 def test_maintenance_compacts_and_never_expires_the_offsets_chain(tables: dict) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from services.sink.maintenance import maintain, protected_snapshots
+    from roadwatch.iceberg.maintenance import maintain, protected_snapshots
 
     t = tables["verdicts"]
     writer = TableWriter(t, retries=1)

@@ -1,0 +1,153 @@
+"""`roadwatch bench flink`: events/s through the real Flink job (Kafka in → keyed state → Kafka out,
+committed) versus the same transition function in a plain Python loop, in one run.
+
+The job runs as a local mini-cluster in `.venv-flink` with the production default `emit_every=10` (a
+SourceState every 10th event of a source, on alerts and on band changes) or, with `--emit-every 1`, one
+SourceState per event. Each committed SourceState (read_committed) carries how many events its source has
+folded in, so their sum shows every event made it through. Outputs become readable only
+when a checkpoint commits their transaction, in steps of the checkpoint interval, so the rate is taken from
+when the job wrote them: the span of the committed outputs' record timestamps (`processing_span_s`; the
+span in which they became readable is `visible_span_s`). Job start-up is reported on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from apps.bench.common import fresh_topic
+from flink_jobs.records import to_event
+from flink_jobs.state_machine import Config, step
+from roadwatch.kafka.clients import idempotent_producer
+from roadwatch.process import GroupProcess
+from roadwatch.producer.api import send
+from roadwatch.settings import KafkaSettings
+from schemas import Verdict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _payloads(n: int, sources: int = 100) -> list[tuple[str, bytes]]:
+    """(key, value) records keyed by source_id, as roadwatch's services write them."""
+    t0 = datetime(2026, 11, 27, tzinfo=UTC)
+    base = Verdict(
+        event_id="x",
+        source_id="s",
+        captured_at=t0,
+        roadwork=True,
+        confidence=0.9,
+        decided_by="detector",
+        tier_path=["detector"],
+        detector_score=0.8,
+        decided_at=t0,
+    )
+    records = []
+    for i in range(n):
+        source = f"cam-{i % sources}"
+        update = {
+            "event_id": str(uuid.uuid4()),
+            "source_id": source,
+            "roadwork": i % 3 != 0,
+            "captured_at": t0 + timedelta(seconds=i),
+        }
+        records.append((source, base.model_copy(update=update).model_dump_json().encode()))
+    return records
+
+
+def _python_loop(payloads: list[tuple[str, bytes]], emit_every: int) -> float:
+    states: dict[str, Any] = {}
+    config = Config(emit_every=emit_every)
+    started = time.perf_counter()
+    for _, p in payloads:
+        e = to_event("verdict", p)
+        states[e.source_id] = step(states.get(e.source_id), e, config).state
+    return len(payloads) / (time.perf_counter() - started)
+
+
+def _rss_session_mb(sid: int) -> float:
+    """Resident memory of every process in session `sid` (the job, its JVM, the JVM's Python workers)."""
+    out = subprocess.run(["ps", "-o", "rss=", "-s", str(sid)], capture_output=True, text=True, check=False)
+    return sum(int(x) for x in out.stdout.split()) / 1024
+
+
+def run(
+    kafka: KafkaSettings, events: int = 200_000, emit_every: int = 10, timeout_s: float = 600
+) -> dict[str, Any]:
+    python = ROOT / ".venv-flink" / "bin" / "python"
+    verdicts, state, thresholds = (
+        fresh_topic(kafka, n) for n in ("flink-verdicts", "flink-state", "flink-bands")
+    )
+    detections = fresh_topic(kafka, "flink-detections")
+    payloads = _payloads(events)
+    producer = idempotent_producer(kafka)
+    for key, p in payloads:
+        send(producer, verdicts, key, p)
+    producer.flush(60)
+    loop_eps = _python_loop(payloads, emit_every)
+
+    checkpoints = tempfile.mkdtemp(prefix="roadwatch-bench-flink-")
+    env = {
+        **os.environ,
+        "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "ROADWATCH_FLINK_DETECTIONS_TOPIC": detections,
+        "ROADWATCH_FLINK_VERDICTS_TOPIC": verdicts,
+        "ROADWATCH_FLINK_STATE_TOPIC": state,
+        "ROADWATCH_FLINK_THRESHOLDS_TOPIC": thresholds,
+        "ROADWATCH_FLINK_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+        "ROADWATCH_FLINK_EMIT_EVERY": str(emit_every),
+        "ROADWATCH_FLINK_CHECKPOINT_MS": "1000",
+        "ROADWATCH_FLINK_CHECKPOINT_DIR": checkpoints,
+    }
+    c = Consumer(
+        kafka.client_config(**{"group.id": f"b-{uuid.uuid4().hex}", "isolation.level": "read_committed"})
+    )
+    c.assign([TopicPartition(state, p, OFFSET_BEGINNING) for p in range(3)])
+    launched = time.perf_counter()
+    job = GroupProcess([str(python), "-m", "flink_jobs.confidence_state"], ROOT, env).start()
+    folded: dict[str, int] = {}  # per source: the most events a committed SourceState reports
+    outputs, first, peak = 0, 0.0, 0.0
+    stamps: list[int] = []  # when the job wrote each committed output (record CreateTime, ms)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while sum(folded.values()) < events and time.monotonic() < deadline and job.alive():
+            got = [m for m in c.consume(10_000, 0.5) if m.error() is None]
+            if got and not first:
+                first = time.perf_counter()
+            for m in got:
+                record = json.loads(m.value() or b"{}")
+                folded[record["source_id"]] = max(folded.get(record["source_id"], 0), record["events"])
+                stamps.append(m.timestamp()[1])
+            outputs += len(got)
+            peak = max(peak, _rss_session_mb(job.pid))
+        last = time.perf_counter()
+    finally:
+        job.stop(60)  # the whole group: its JVM must not write checkpoints into a removed directory
+        c.close()
+        shutil.rmtree(checkpoints)
+    through = sum(folded.values())
+    span_s = (max(stamps) - min(stamps)) / 1000 if len(stamps) > 1 else 0.0
+    flink_eps = through / span_s if span_s > 0 else 0.0
+    return {
+        "bench": "flink",
+        "events": events,
+        "events_through": through,
+        "emit_every": emit_every,
+        "outputs": outputs,
+        "events_per_s": round(flink_eps),
+        "processing_span_s": round(span_s, 2),
+        "visible_span_s": round(last - first, 2) if first else None,
+        "python_loop_events_per_s": round(loop_eps),
+        "ratio": round(flink_eps / loop_eps, 3),
+        "startup_s": round(first - launched, 1) if first else None,
+        "peak_rss_mb": round(peak),
+    }

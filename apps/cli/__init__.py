@@ -1,0 +1,43 @@
+"""The `roadwatch` command: each subcommand lives in its own small module and registers itself here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from apps.cli import (
+    bench_cmd,
+    demo_cmd,
+    eval_cmd,
+    produce_cmd,
+    query_cmd,
+    report_cmd,
+    run_cmd,
+    stack_cmd,
+    tables_cmd,
+)
+from roadwatch.errors import RoadwatchError
+from roadwatch.logs import setup_logging
+
+MODULES = [stack_cmd, produce_cmd, run_cmd, demo_cmd, eval_cmd, query_cmd, report_cmd, tables_cmd, bench_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roadwatch", description=__doc__)
+    parser.add_argument("--log-level", default="INFO")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in MODULES:
+        module.register(sub)
+    stack_cmd.register_topics(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        code: int = args.handler(args)
+    except RoadwatchError as exc:
+        sys.stderr.write(f"roadwatch: error: {exc}\n")
+        return 2
+    return code

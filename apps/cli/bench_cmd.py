@@ -1,0 +1,77 @@
+"""`roadwatch bench NAME [--json]`: side-by-side benchmarks; the last line of `--json` is one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from apps.cli.output import emit
+from roadwatch.settings import kafka_settings_from_env
+
+SHARED = "../shared"
+
+
+def _produce(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import produce
+
+    return produce.run(
+        kafka_settings_from_env(), args.dataset or f"{SHARED}/datasets/vtti-workzone", args.events or 3000
+    )
+
+
+def _detector(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import detector
+
+    dataset = args.dataset or f"{SHARED}/datasets/tracon/images/val"
+    return detector.run(kafka_settings_from_env(), dataset, Path(f"{SHARED}/models").resolve())
+
+
+def _vlm(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import vlm
+
+    return vlm.run()
+
+
+def _sink(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import sink
+
+    return sink.run(kafka_settings_from_env(), rows=args.events or 200_000)
+
+
+def _flink(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import flink
+
+    return flink.run(kafka_settings_from_env(), emit_every=args.emit_every)
+
+
+BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "produce": _produce,
+    "detector": _detector,
+    "vlm": _vlm,
+    "sink": _sink,
+    "flink": _flink,
+}
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("bench", help="benchmarks, measured side by side against a bare baseline")
+    p.add_argument("name", choices=sorted(BENCHES))
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    p.add_argument(
+        "--events", type=int, default=None, help="produce: images sent (3000); sink: verdict rows (200,000)"
+    )
+    p.add_argument("--dataset", default=None)
+    p.add_argument(
+        "--emit-every",
+        type=int,
+        default=10,
+        help="flink: a SourceState every N events of a source (10, the default)",
+    )
+    p.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    emit(BENCHES[args.name](args), args.json)
+    return 0

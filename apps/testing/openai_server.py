@@ -1,0 +1,170 @@
+"""A small OpenAI-compatible chat-completions server whose behaviour a test scripts at run time.
+
+It speaks real HTTP (`GET /v1/models`, `POST /v1/chat/completions`), so the `openai` backend is tested
+through the official client end to end: answers that follow the schema, malformed or truncated JSON,
+off-schema answers, slow answers and HTTP 500s. Stop it to get refused connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+Mode = Literal["ok", "malformed", "truncated", "offschema", "slow", "error500"]
+
+
+@dataclass
+class Script:
+    """What the server answers; change the fields while it runs."""
+
+    mode: Mode = "ok"
+    roadwork: bool = True
+    confidence: float = 0.9
+    latency_s: float = 0.0
+    slow_s: float = 5.0
+    requests: int = 0
+    last_request: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def content(self) -> str:
+        answer = {"roadwork": self.roadwork, "confidence": self.confidence, "evidence": ["cones", "worker"]}
+        text = json.dumps(answer)
+        if self.mode == "malformed":
+            return "I think there is roadwork {roadwork: yes!!"
+        if self.mode == "truncated":
+            return text[: len(text) // 2]
+        if self.mode == "offschema":
+            return json.dumps({"verdict": "maybe"})
+        return text
+
+
+class OpenAICompatibleServer:
+    """Serves on 127.0.0.1:`port` (0 = any free port) in a background thread."""
+
+    def __init__(self, model: str = "test-vlm", port: int = 0) -> None:
+        self.model, self.script = model, Script()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = (
+                True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
+            )
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [
+                                {"id": server.model, "object": "model", "created": 0, "owned_by": "roadwatch"}
+                            ],
+                        },
+                    )
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                request = json.loads(self.rfile.read(length) or b"{}")
+                script = server.script
+                with script.lock:
+                    script.requests += 1
+                    script.last_request = request
+                    mode, delay = script.mode, script.latency_s
+                if mode == "slow":
+                    delay = script.slow_s
+                if delay:
+                    time.sleep(delay)
+                if mode == "error500":
+                    self._send(500, {"error": {"message": "backend exploded", "type": "server_error"}})
+                    return
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": server.model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": script.content()},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+                    },
+                )
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # the default backlog of 5 drops bursts of new connections
+            open_connections: set[socket.socket] = set()
+
+            def process_request(self, request: Any, client_address: Any) -> None:
+                self.open_connections.add(request)
+                super().process_request(request, client_address)
+
+            def shutdown_request(self, request: Any) -> None:
+                self.open_connections.discard(request)
+                super().shutdown_request(request)
+
+        self._httpd = Server(("127.0.0.1", port), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        port: int = self._httpd.server_address[1]
+        return port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> OpenAICompatibleServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut every open keep-alive connection, as a crashed endpoint would."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        for conn in list(self._httpd.open_connections):
+            with contextlib.suppress(OSError):  # the client may have closed it already
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+def main() -> None:
+    """`python -m apps.testing.openai_server --port P --latency S`: serve until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    server = OpenAICompatibleServer(port=args.port)
+    server.script.latency_s = args.latency
+    server._httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

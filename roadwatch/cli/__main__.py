@@ -1,5 +1,0 @@
-import sys
-
-from roadwatch.cli import main
-
-sys.exit(main())
