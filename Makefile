@@ -10,8 +10,12 @@ setup: ## Create .venv and .venv-flink and install everything
 demo: setup ## Set up, then run the one-command demo on the embedded stack
 	$(VENV)/roadwatch demo
 
-test: setup ## Set up, then run the default test suite (unit + integration, not slow)
-	$(VENV)/pytest -m "not slow" -q
+test: setup ## Set up, then run the default test suite (unit + integration, not slow; no torch)
+	$(VENV)/pytest -m "not slow and not ultralytics" -q
+
+test-engines: ## Set up with the [ultralytics] extra (torch, once; uv caches it), then the Ultralytics engine tests
+	ROADWATCH_WITH_ULTRALYTICS=1 ROADWATCH_SKIP_FLINK=1 ./scripts/setup.sh
+	$(VENV)/pytest -m ultralytics -q
 
 test-unit: ## Unit tests only (no broker)
 	$(VENV)/pytest tests/unit -q
@@ -31,4 +35,4 @@ fmt: ## Format and autofix
 schemas: ## Regenerate schemas/json from the typed models
 	$(VENV)/python -m schemas.export
 
-.PHONY: help setup demo test test-unit test-slow lint fmt schemas
+.PHONY: help setup demo test test-engines test-unit test-slow lint fmt schemas

@@ -1,45 +1,46 @@
-"""Which local processes make up the embedded stack, with their readiness ports."""
+"""Which local processes make up the embedded stack, with their readiness ports, and their supervisor."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from roadwatch.supervisor import ServiceSpec
+from roadwatch.settings import DEFAULT_HOME, METRICS_PORTS, ROOT
+from roadwatch.supervisor import ServiceSpec, Supervisor
+from schemas.records import VLM_TIERS
 
-PORTS = {"detector": 9101, "vlm-fast": 9102, "vlm-power": 9112, "vlm-precision": 9122, "sink": 9103}
+FLINK_PYTHON = ROOT / ".venv-flink" / "bin" / "python"
 
 
 def local_services(models_dir: Path, flink_python: Path | None) -> list[ServiceSpec]:
-    """Detector, the three tiers on the `local` backend, the sink, and the Flink job when its env exists."""
+    """Detector, the three tiers on the `local` backend, the sink, and the Flink job when its env exists.
+    Each listens on its own default metrics port (`roadwatch.settings.METRICS_PORTS`)."""
     specs = [
         ServiceSpec(
             "detector",
             ["-m", "services.detector"],
-            {
-                "ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir),
-                "ROADWATCH_DETECTOR_METRICS_PORT": str(PORTS["detector"]),
-            },
-            PORTS["detector"],
+            {"ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir)},
+            METRICS_PORTS["detector"],
         ),
         *[
             ServiceSpec(
                 f"vlm-{tier}",
                 ["-m", "services.vlm_tier", "--tier", tier],
-                {
-                    "ROADWATCH_VLM_MODELS_DIR": str(models_dir),
-                    f"ROADWATCH_VLM_{tier.upper()}_METRICS_PORT": str(PORTS[f"vlm-{tier}"]),
-                },
-                PORTS[f"vlm-{tier}"],
+                {"ROADWATCH_VLM_MODELS_DIR": str(models_dir)},
+                METRICS_PORTS[f"vlm-{tier}"],
             )
-            for tier in ("fast", "power", "precision")
+            for tier in VLM_TIERS
         ],
-        ServiceSpec(
-            "sink",
-            ["-m", "services.sink"],
-            {"ROADWATCH_SINK_METRICS_PORT": str(PORTS["sink"])},
-            PORTS["sink"],
-        ),
+        ServiceSpec("sink", ["-m", "services.sink"], {}, METRICS_PORTS["sink"]),
     ]
     if flink_python is not None and flink_python.exists():
-        specs.append(ServiceSpec("flink", ["-m", "flink_jobs.confidence_state"], {}, None, str(flink_python)))
+        specs.append(
+            ServiceSpec(
+                "flink", ["-m", "flink_jobs.confidence_state"], {}, METRICS_PORTS["flink"], str(flink_python)
+            )
+        )
     return specs
+
+
+def supervisor(models: Path) -> Supervisor:
+    """The embedded stack's services, logging to `~/.roadwatch/logs/<name>.log`."""
+    return Supervisor(local_services(models.resolve(), FLINK_PYTHON), DEFAULT_HOME / "logs", ROOT)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,9 +31,12 @@ from pyflink.table import StreamTableEnvironment
 from flink_jobs.checkpoints import latest_checkpoint, prune
 from flink_jobs.connector import connector_jars
 from flink_jobs.records import render, to_event
-from flink_jobs.settings import FlinkSettings
+from flink_jobs.settings import FlinkSettings, java_client_properties
 from flink_jobs.state_machine import BandsOut, step
 from roadwatch.kafka.deadletter import RawRecord, dead_letter
+from roadwatch.logs import setup_logging
+from roadwatch.serving import run_until_signalled, serving
+from roadwatch.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])
@@ -43,7 +47,7 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
     batch: `Row(source_id, [Row(is_verdict, partition, offset, value), ...])`, keyed by the record key."""
 
     def __init__(self, s: FlinkSettings) -> None:
-        self.s = s
+        self.s, self.config = s, s.config
         self.state: Any = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -82,7 +86,7 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
                     _dead_letter(topic, partition, offset, key, payload, "key_mismatch", detail),
                 )
                 continue
-            result = step(state, event, s.config)
+            result = step(state, event, self.config)
             state = result.state
             for out in result.outputs:
                 topic_out = s.thresholds_topic if isinstance(out, BandsOut) else s.state_topic
@@ -98,7 +102,15 @@ def _dead_letter(
     return dead_letter(record, service="flink", reason=reason, detail=detail).model_dump_json()
 
 
-def _source_table(s: FlinkSettings, name: str, topic: str) -> str:
+def _client_properties(kafka: KafkaSettings) -> str:
+    """`'properties.<key>' = '<value>'` lines of a Kafka table's WITH clause."""
+    return ",\n            ".join(
+        f"'properties.{k}' = '{v.replace(chr(39), chr(39) * 2)}'"
+        for k, v in java_client_properties(kafka).items()
+    )
+
+
+def _source_table(s: FlinkSettings, kafka: KafkaSettings, name: str, topic: str) -> str:
     """A Kafka source (raw keys and values, read_committed, resuming from the group's committed offsets)
     with the record's coordinates, a processing-time attribute for batching, and event-time watermarks."""
     return f"""
@@ -110,11 +122,11 @@ def _source_table(s: FlinkSettings, name: str, topic: str) -> str:
             `offset` BIGINT METADATA VIRTUAL,
             `ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
             `pt` AS PROCTIME(),
-            WATERMARK FOR `ts` AS `ts` - INTERVAL '1' SECOND * {int(s.config.lateness_s)}
+            WATERMARK FOR `ts` AS `ts` - INTERVAL '1' SECOND * {int(s.lateness_s)}
         ) WITH (
             'connector' = 'kafka',
             'topic' = '{topic}',
-            'properties.bootstrap.servers' = '{s.bootstrap}',
+            {_client_properties(kafka)},
             'properties.group.id' = '{s.group_id}',
             'properties.isolation.level' = 'read_committed',
             'properties.auto.offset.reset' = 'earliest',
@@ -141,7 +153,9 @@ def configuration(s: FlinkSettings) -> Configuration:
     return conf
 
 
-def build(s: FlinkSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, Any]:
+def build(
+    s: FlinkSettings, kafka: KafkaSettings
+) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, Any]:
     # PyFlink reads its worker mode from this variable (it defaults to loopback in a local mini-cluster)
     os.environ["_python_worker_execution_mode"] = s.python_workers  # noqa: SIM112 (PyFlink spells it so)
     env = StreamExecutionEnvironment.get_execution_environment(configuration(s))
@@ -150,8 +164,8 @@ def build(s: FlinkSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvi
     env.set_parallelism(s.parallelism)
     env.enable_checkpointing(s.checkpoint_ms, CheckpointingMode.EXACTLY_ONCE)
     t_env = StreamTableEnvironment.create(env)
-    t_env.execute_sql(_source_table(s, "detections_in", s.detections_topic))
-    t_env.execute_sql(_source_table(s, "verdicts_in", s.verdicts_topic))
+    t_env.execute_sql(_source_table(s, kafka, "detections_in", s.detections_topic))
+    t_env.execute_sql(_source_table(s, kafka, "verdicts_in", s.verdicts_topic))
     # Batches are made in the JVM, keyed by the record key (the source_id, as every roadwatch producer
     # writes it): one call into Python per source and batch window instead of one per record (PyFlink's
     # per-element cost, and parsing JSON in SQL, are what bound the job).
@@ -179,7 +193,7 @@ def build(s: FlinkSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvi
         ) WITH (
             'connector' = 'kafka',
             'topic' = '{s.state_topic};{s.thresholds_topic};{s.detections_topic}.dlq;{s.verdicts_topic}.dlq',
-            'properties.bootstrap.servers' = '{s.bootstrap}',
+            {_client_properties(kafka)},
             'key.format' = 'raw', 'key.fields' = 'k',
             'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
             'sink.delivery-guarantee' = 'exactly-once',
@@ -189,18 +203,32 @@ def build(s: FlinkSettings) -> tuple[StreamExecutionEnvironment, StreamTableEnvi
     return env, t_env, t_env.from_data_stream(out)
 
 
+def run(s: FlinkSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
+    """Submit the job and report ready once it runs; cancel it when `stop` is set."""
+    with serving("flink", s.metrics_port) as health:
+        _, _, table = build(s, kafka)
+        log.info(
+            "submitting confidence-state job: %s + %s -> %s, %s",
+            s.detections_topic,
+            s.verdicts_topic,
+            s.state_topic,
+            s.thresholds_topic,
+        )
+        result = table.execute_insert("roadwatch_out")
+        job = result.get_job_client()
+        while not stop.wait(0.5):
+            status = job.get_job_status().result().name
+            if status in ("FAILED", "FINISHED", "CANCELED"):
+                raise RuntimeError(f"the confidence-state job ended: {status}")
+            health.set_ready(status == "RUNNING")
+        job.cancel().result()
+
+
 def main() -> None:
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    s = FlinkSettings()
-    _, _, table = build(s)
-    log.info(
-        "submitting confidence-state job: %s + %s -> %s, %s",
-        s.detections_topic,
-        s.verdicts_topic,
-        s.state_topic,
-        s.thresholds_topic,
-    )
-    table.execute_insert("roadwatch_out").wait()
+    """`python -m flink_jobs` and `roadwatch run flink` (a local mini-cluster in .venv-flink)."""
+    setup_logging()
+    s, kafka = FlinkSettings(), KafkaSettings()
+    run_until_signalled(lambda stop: run(s, kafka, stop))
 
 
 if __name__ == "__main__":

@@ -1,75 +1,85 @@
-"""Settings of the Flink job (`ROADWATCH_FLINK_*`). Plain environment reads: the job's own environment
-(.venv-flink) has no pydantic-settings, and the job reads only a handful of values."""
+"""Settings of the Flink job (`ROADWATCH_FLINK_*`, `[flink]`), strict like every service's: a malformed
+value fails at start-up. Kafka comes from the same `KafkaSettings` (`ROADWATCH_KAFKA_*`) as every service,
+SASL included, turned into the Java client's properties for the Kafka SQL connector."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from flink_jobs.state_machine import Config
+from roadwatch.kafka.topics import DETECTIONS, SOURCE_STATE, THRESHOLDS, VERDICTS
+from roadwatch.settings import DEFAULT_HOME, METRICS_PORTS, ComponentSettings, KafkaSettings
 
 CONNECTOR = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
-
-
-HOME = Path(os.environ.get("ROADWATCH_HOME", Path.home() / ".roadwatch"))  # as roadwatch.settings has it
-CHECKPOINTS_ROOT = HOME / "flink" / "checkpoints"  # one directory per group_id below it
+CHECKPOINTS_ROOT = DEFAULT_HOME / "flink" / "checkpoints"  # one directory per group_id below it
 # The job's operator layout. Checkpoints of another layout cannot be mapped onto this one, so each layout
 # keeps its own: after an upgrade the job starts from the group's committed offsets instead of failing.
 LAYOUT = 2
+# The SQL connector relocates the Kafka client's classes: its login modules live under this prefix.
+SHADED = "org.apache.flink.kafka.shaded."
+LOGIN_MODULES = {
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+}
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"ROADWATCH_FLINK_{name}", default)
+class FlinkSettings(ComponentSettings):
+    section: ClassVar[str] = "flink"
+    model_config = SettingsConfigDict(env_prefix="ROADWATCH_FLINK_", frozen=True, extra="forbid")
 
-
-@dataclass(frozen=True)
-class FlinkSettings:
-    bootstrap: str = field(
-        default_factory=lambda: os.environ.get(
-            "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
-        )
-    )
-    detections_topic: str = field(default_factory=lambda: _env("DETECTIONS_TOPIC", "detections.v1"))
-    verdicts_topic: str = field(default_factory=lambda: _env("VERDICTS_TOPIC", "verdicts.v1"))
-    state_topic: str = field(default_factory=lambda: _env("STATE_TOPIC", "source-state.v1"))
-    thresholds_topic: str = field(default_factory=lambda: _env("THRESHOLDS_TOPIC", "thresholds.v1"))
-    group_id: str = field(default_factory=lambda: _env("GROUP_ID", "roadwatch-flink"))
-    checkpoint_ms: int = field(default_factory=lambda: int(_env("CHECKPOINT_MS", "5000")))
-    batch_ms: int = field(default_factory=lambda: int(_env("BATCH_MS", "200")))
+    detections_topic: str = DETECTIONS
+    verdicts_topic: str = VERDICTS
+    state_topic: str = SOURCE_STATE
+    thresholds_topic: str = THRESHOLDS
+    group_id: str = "roadwatch-flink"
+    checkpoint_ms: int = Field(5000, ge=100)
+    batch_ms: int = Field(200, ge=1)
     # 2: the keyed Python operator is what bounds the job, and each subtask gets its own Python worker
-    parallelism: int = field(default_factory=lambda: int(_env("PARALLELISM", "2")))
+    parallelism: int = Field(2, ge=1)
     # local mini-cluster only: "process" gives each Python operator subtask a worker process of its own (as a
     # cluster does); "loopback" runs them all inside the submitting process, under one GIL
-    python_workers: str = field(default_factory=lambda: _env("PYTHON_WORKERS", "process"))
-    state_ttl_days: int = field(default_factory=lambda: int(_env("STATE_TTL_DAYS", "7")))
-    checkpoint_dir: Path = field(
-        default_factory=lambda: Path(
-            _env(
-                "CHECKPOINT_DIR",
-                str(CHECKPOINTS_ROOT / _env("GROUP_ID", "roadwatch-flink")),
-            )
-        )
+    python_workers: Literal["process", "loopback"] = "process"
+    state_ttl_days: int = Field(7, ge=1)
+    checkpoint_dir: Path | None = Field(
+        None, description="default: <ROADWATCH_HOME>/flink/checkpoints/<group>"
     )
-    restore: bool = field(default_factory=lambda: _env("RESTORE", "true").lower() in ("1", "true", "yes"))
-    jar_cache: Path = field(
-        default_factory=lambda: Path(_env("JAR_CACHE", str(Path.home() / ".cache" / "roadwatch")))
-    )
-    config: Config = field(
-        default_factory=lambda: Config(
-            emit_every=int(_env("EMIT_EVERY", "10")),
-            min_evidence=int(_env("MIN_EVIDENCE", "5")),
-            lateness_s=float(_env("LATENESS_S", "300")),
-        )
-    )
+    restore: bool = True
+    jar_cache: Path = Path.home() / ".cache" / "roadwatch"
+    emit_every: int = Field(10, ge=1)
+    min_evidence: int = Field(5, ge=1)
+    lateness_s: float = Field(300.0, ge=0)
+    metrics_port: int = Field(METRICS_PORTS["flink"], ge=0, le=65535)
 
-    def __post_init__(self) -> None:
-        if self.python_workers not in ("process", "loopback"):
-            raise ValueError(
-                f"ROADWATCH_FLINK_PYTHON_WORKERS must be process or loopback, not {self.python_workers!r}"
-            )
+    @property
+    def config(self) -> Config:
+        """The state machine's configuration."""
+        return Config(emit_every=self.emit_every, min_evidence=self.min_evidence, lateness_s=self.lateness_s)
 
     @property
     def checkpoints(self) -> Path:
         """Where this layout's checkpoints are retained and restored from."""
-        return self.checkpoint_dir / f"layout-{LAYOUT}"
+        return (self.checkpoint_dir or CHECKPOINTS_ROOT / self.group_id) / f"layout-{LAYOUT}"
+
+
+def java_client_properties(kafka: KafkaSettings) -> dict[str, str]:
+    """The Kafka SQL connector's client properties (`properties.*`) for the same broker and credentials
+    every roadwatch service uses."""
+    props = {"bootstrap.servers": kafka.bootstrap_servers, "security.protocol": kafka.security_protocol}
+    if kafka.sasl_mechanism:
+        module = LOGIN_MODULES.get(kafka.sasl_mechanism.upper())
+        if module is None:
+            raise ValueError(f"SASL mechanism {kafka.sasl_mechanism!r} is not one of {sorted(LOGIN_MODULES)}")
+        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        props["sasl.mechanism"] = kafka.sasl_mechanism
+        props["sasl.jaas.config"] = (
+            f'{SHADED}{module} required username="{kafka.sasl_username or ""}" password="{password}";'
+        )
+    if kafka.ssl_ca_location:
+        props["ssl.truststore.type"] = "PEM"
+        props["ssl.truststore.location"] = kafka.ssl_ca_location
+    return props

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from roadwatch.vision.scoring import DEFAULT_BAND
+
 Kind = Literal["detection", "verdict"]
 
 
@@ -30,8 +32,8 @@ class Config:
     on_at: float = 0.6
     off_at: float = 0.3
     min_events: int = 3
-    default_low: float = 0.15
-    default_high: float = 0.45
+    default_low: float = DEFAULT_BAND.low
+    default_high: float = DEFAULT_BAND.high
     low_min: float = 0.05
     high_max: float = 0.8
     min_width: float = 0.1
@@ -68,8 +70,8 @@ class State:
     degraded_count: int = 0
     tier_counts: tuple[tuple[str, int], ...] = ()
     roadwork_active: bool = False
-    low: float = 0.15
-    high: float = 0.45
+    low: float = DEFAULT_BAND.low
+    high: float = DEFAULT_BAND.high
     evidence: int = 0
     newest: datetime | None = None
     last_event_id: str = ""
@@ -89,13 +91,13 @@ class BandsOut:
     evidence: int
 
 
-Output = StateOut | BandsOut
+StepOutput = StateOut | BandsOut
 
 
 @dataclass(frozen=True)
 class Step:
     state: State
-    outputs: list[Output] = field(default_factory=list)
+    outputs: list[StepOutput] = field(default_factory=list)
 
 
 def initial(config: Config) -> State:
@@ -119,7 +121,7 @@ def step(state: State | None, event: Event, config: Config) -> Step:
     if s.newest is not None and (s.newest - event.captured_at).total_seconds() > config.lateness_s:
         return Step(replace(s, late=s.late + 1))
     newest = event.captured_at if s.newest is None or event.captured_at > s.newest else s.newest
-    outputs: list[Output] = []
+    outputs: list[StepOutput] = []
     alert = None
     if event.kind == "detection":
         first = s.events == 0

@@ -11,13 +11,26 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from roadwatch.errors import ConfigError
 
 DEFAULT_HOME = Path(os.environ.get("ROADWATCH_HOME", Path.home() / ".roadwatch"))
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: scripts/, .venv-flink/
+SHARED_DIR = ROOT.parent / "shared"  # the shared models and datasets, beside the checkout
+MODELS_DIR = SHARED_DIR / "models"
+DATASETS_DIR = SHARED_DIR / "datasets"
+# Each service's metrics/readiness port on one host (the embedded stack runs them side by side)
+METRICS_PORTS = {
+    "detector": 9101,
+    "vlm-fast": 9102,
+    "vlm-power": 9112,
+    "vlm-precision": 9122,
+    "sink": 9103,
+    "flink": 9104,
+}
 
 
 class _TomlSection(PydanticBaseSettingsSource):
@@ -37,7 +50,9 @@ class _TomlSection(PydanticBaseSettingsSource):
                 table = table.get(part, {}) if isinstance(table, dict) else {}
             if not isinstance(table, dict):
                 raise ConfigError(f"[{section}] in {path} must be a table")
-            self._values = {k: v for k, v in table.items() if not isinstance(v, dict)}
+            # a sub-table is a nested settings model's (e.g. [vlm.breaker]) or another section's ([vlm.fast])
+            fields = settings_cls.model_fields
+            self._values = {k: v for k, v in table.items() if not isinstance(v, dict) or k in fields}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._values.get(field_name), field_name, False
@@ -70,12 +85,21 @@ class ComponentSettings(BaseSettings):
 
 
 class KafkaSettings(ComponentSettings):
-    """How every roadwatch client reaches Kafka; security settings pass straight through to librdkafka."""
+    """How every roadwatch client reaches Kafka; security settings pass straight through to librdkafka.
+    The bootstrap servers also honour the conventional `KAFKA_BOOTSTRAP_SERVERS` when
+    `ROADWATCH_KAFKA_BOOTSTRAP_SERVERS` is unset."""
 
     section: ClassVar[str] = "kafka"
-    model_config = SettingsConfigDict(env_prefix="ROADWATCH_KAFKA_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="ROADWATCH_KAFKA_", frozen=True, extra="forbid", populate_by_name=True
+    )
 
-    bootstrap_servers: str = "127.0.0.1:19092"
+    bootstrap_servers: str = Field(
+        "127.0.0.1:19092",
+        validation_alias=AliasChoices(
+            "bootstrap_servers", "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -100,10 +124,3 @@ class KafkaSettings(ComponentSettings):
             conf["ssl.ca.location"] = self.ssl_ca_location
         conf.update(overrides)
         return conf
-
-
-def kafka_settings_from_env() -> KafkaSettings:
-    """KafkaSettings honouring the conventional KAFKA_BOOTSTRAP_SERVERS when the prefixed one is unset."""
-    if "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS" not in os.environ and "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
-        return KafkaSettings(bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"])
-    return KafkaSettings()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION: Literal[1] = 1
-Tier = Literal["detector", "fast", "power", "precision"]
+VlmTier = Literal["fast", "power", "precision"]
+VLM_TIERS: tuple[VlmTier, ...] = get_args(VlmTier)  # the ladder, bottom to top
+Tier = Literal["detector", VlmTier]
+OpinionOutcome = Literal["answered", "unparseable", "failed"]
 Decision = Literal["roadwork", "clear", "escalate"]
 
 
@@ -91,7 +94,7 @@ class TierOpinion(BaseModel):
     backend: str
     model: str
     prompt_version: str
-    outcome: Literal["answered", "unparseable", "failed", "skipped"]
+    outcome: OpinionOutcome
     roadwork: bool | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[str] = Field(default_factory=list)
@@ -105,7 +108,7 @@ class EscalationRequest(Record):
     image_uri: str | None = None
     image_b64: str | None = None
     image_sha256: str
-    target_tier: Literal["fast", "power", "precision"]
+    target_tier: VlmTier
     detector_score: float = Field(ge=0.0, le=1.0)
     detections: list[Detection]
     opinions: list[TierOpinion] = Field(default_factory=list)

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Set up roadwatch on a fresh machine: the main virtualenv (.venv) and the Flink one (.venv-flink).
 # Idempotent: a second run only checks. Needs Python 3.11+, Java 17+ and Maven (for the Kafka jars).
+# Opt-ins: ROADWATCH_WITH_ULTRALYTICS=1 adds the `ultralytics` extra to .venv (torch from PyPI, a CUDA build
+# that also runs on CPU: a few GB, downloaded once and then taken from uv's cache);
+# ROADWATCH_SKIP_FLINK=1 leaves .venv-flink alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -12,10 +15,12 @@ if [ ! -x .venv/bin/uv ]; then
   "$PY" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check uv
 fi
-.venv/bin/uv pip install -q -p .venv/bin/python -e ".[dev]"
+EXTRAS=dev
+[ "${ROADWATCH_WITH_ULTRALYTICS:-0}" != "1" ] || EXTRAS=dev,ultralytics
+.venv/bin/uv pip install -q -p .venv/bin/python -e ".[$EXTRAS]"
 
 if [ "${ROADWATCH_SKIP_FLINK:-0}" != "1" ]; then
   [ -x .venv-flink/bin/python ] || .venv/bin/uv venv -q -p "$PY" .venv-flink
   .venv/bin/uv pip install -q -p .venv-flink/bin/python -r flink_jobs/requirements.txt
 fi
-echo "roadwatch set up: .venv$( [ "${ROADWATCH_SKIP_FLINK:-0}" = 1 ] || echo ' and .venv-flink')"
+echo "roadwatch set up: .venv [$EXTRAS]$( [ "${ROADWATCH_SKIP_FLINK:-0}" = 1 ] || echo ' and .venv-flink')"

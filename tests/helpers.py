@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, Message
 
+from roadwatch.kafka.consume import read_to_end
+from roadwatch.settings import KafkaSettings
+
 
 def consume_all(
     consumer: Consumer, expected: int, timeout_s: float = 60.0, settle_s: float = 0.0
@@ -32,43 +35,10 @@ def consume_all(
 def read_committed(
     kafka_bootstrap: str, topic: str, *, idle_s: float = 3.0, timeout_s: float = 120.0
 ) -> list[Message]:
-    """Every committed record of `topic` from the beginning: read until every partition reported its end
-    and then `idle_s` passed with nothing new (a slow start on a busy machine does not end it early)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    c = Consumer(
-        {
-            "bootstrap.servers": kafka_bootstrap,
-            "group.id": "read-committed",  # assign() below: the group is never joined
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
+    """Every committed record of `topic` from the beginning (`roadwatch.kafka.consume.read_to_end`)."""
+    return read_to_end(
+        KafkaSettings(bootstrap_servers=kafka_bootstrap), topic, idle_s=idle_s, timeout_s=timeout_s
     )
-    partitions = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    out: list[Message] = []
-    at_end: set[int] = set()
-    deadline = time.monotonic() + timeout_s
-    last = time.monotonic()
-    try:
-        while time.monotonic() < deadline:
-            msg = c.poll(0.2)
-            if msg is None:
-                if len(at_end) == len(partitions) and time.monotonic() - last >= idle_s:
-                    break
-                continue
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
-                    at_end.add(msg.partition())
-                    continue
-                raise AssertionError(f"consumer error: {msg.error()}")
-            out.append(msg)
-            at_end.discard(msg.partition())
-            last = time.monotonic()
-    finally:
-        c.close()
-    return out
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5) -> None:

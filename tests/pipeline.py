@@ -24,7 +24,6 @@ from roadwatch.kafka.topics import (
     IMAGES,
     SOURCE_STATE,
     THRESHOLDS,
-    TIERS,
     VERDICTS,
     TopicSpec,
     dlq,
@@ -33,10 +32,11 @@ from roadwatch.kafka.topics import (
 from roadwatch.producer.api import ProduceReport, produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
+from schemas.records import VLM_TIERS
 from tests.services import ROOT, ServiceProcess
 
 FLINK_PY = ROOT / ".venv-flink" / "bin" / "python"
-SERVICES = ("detector", *(f"vlm-{t}" for t in TIERS), "sink", "flink")
+SERVICES = ("detector", *(f"vlm-{t}" for t in VLM_TIERS), "sink", "flink")
 
 
 def free_port() -> int:
@@ -67,7 +67,7 @@ class Pipeline:
         return self.work / "warehouse"
 
     def create_topics(self) -> None:
-        names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, *(escalations(t) for t in TIERS)]
+        names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, *(escalations(t) for t in VLM_TIERS)]
         specs = [TopicSpec(self.topic(n), 3) for n in names]
         specs += [TopicSpec(self.topic(dlq(n)), 3) for n in names]
         specs.append(TopicSpec(self.topic(THRESHOLDS), 3, {"cleanup.policy": "compact"}))
@@ -135,6 +135,7 @@ class Pipeline:
                 "ROADWATCH_FLINK_GROUP_ID": self.prefix + "flink",
                 "ROADWATCH_FLINK_CHECKPOINT_MS": "2000",
                 "ROADWATCH_FLINK_CHECKPOINT_DIR": str(self.work / "flink-checkpoints"),
+                "ROADWATCH_FLINK_METRICS_PORT": str(self.port(service)),
             }
         raise ValueError(f"unknown service {service!r}")
 

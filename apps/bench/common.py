@@ -1,12 +1,15 @@
-"""Shared helpers for benchmarks: timing, percentiles, peak memory, a fresh topic."""
+"""Shared helpers for benchmarks: timing, percentiles, peak memory, and the scratch topics and groups of a
+run (removed when it ends, failed or not)."""
 
 from __future__ import annotations
 
 import resource
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from roadwatch.kafka.admin import ensure_topics
-from roadwatch.kafka.topics import TopicSpec
+from roadwatch.kafka.admin import admin_client, delete_groups, delete_topics, ensure_topics
+from roadwatch.kafka.topics import TopicSpec, dlq
 from roadwatch.settings import KafkaSettings
 
 
@@ -24,8 +27,45 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fresh_topic(kafka: KafkaSettings, prefix: str, partitions: int = 3) -> str:
-    """Create a uuid-named topic for one benchmark run."""
-    name = f"bench.{prefix}.{uuid.uuid4().hex[:8]}"
-    ensure_topics(kafka.client_config(), [TopicSpec(name, partitions)])
-    return name
+class Scratch:
+    """The uuid-named topics and consumer-group ids of one benchmark run (use `scratch()`)."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self._conf = kafka.client_config()
+        self.topics: list[str] = []
+        self.groups: list[str] = []
+
+    def topic(self, prefix: str, partitions: int = 3, *, with_dlq: bool = False) -> str:
+        """Create `bench.<prefix>.<uuid>` (and its `.dlq` companion with `with_dlq`)."""
+        name = f"bench.{prefix}.{uuid.uuid4().hex[:8]}"
+        self.topics.append(name)  # before the creation: a half-created topic is removed too
+        specs = [TopicSpec(name, partitions)]
+        if with_dlq:
+            specs.append(TopicSpec(dlq(name), partitions))
+        ensure_topics(self._conf, specs)
+        return name
+
+    def group(self, prefix: str) -> str:
+        """A consumer-group id `bench-<prefix>-<uuid>`, deleted with the run's topics."""
+        name = f"bench-{prefix}-{uuid.uuid4().hex[:8]}"
+        self.groups.append(name)
+        return name
+
+    def remove(self) -> None:
+        """Delete the run's topics, every topic named after one of them (`<topic>.dlq`, whoever created
+        it), and its groups. Raises StackError if the broker refuses."""
+        listed = admin_client(self._conf).list_topics(timeout=10).topics
+        ours = [t for t in listed if any(t == n or t.startswith(f"{n}.") for n in self.topics)]
+        delete_topics(self._conf, sorted(ours))
+        delete_groups(self._conf, self.groups)
+
+
+@contextmanager
+def scratch(kafka: KafkaSettings) -> Iterator[Scratch]:
+    """`with scratch(kafka) as s: topic = s.topic("sink-verdicts")`: what `s` made is deleted on exit, on
+    an error too (stop the processes using it first, inside the block, so that their groups are empty)."""
+    made = Scratch(kafka)
+    try:
+        yield made
+    finally:
+        made.remove()

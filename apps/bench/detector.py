@@ -12,16 +12,14 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Message
 
-from apps.bench.common import fresh_topic, peak_rss_mb, percentile
+from apps.bench.common import Scratch, peak_rss_mb, percentile, scratch
 from roadwatch.images.inspect import ImageLimits, decode_rgb
-from roadwatch.kafka.admin import ensure_topics
-from roadwatch.kafka.topics import TopicSpec, dlq
+from roadwatch.kafka.consume import TopicReader, read_to_end
 from roadwatch.producer.api import produce
 from roadwatch.producer.inputs import local_paths
 from roadwatch.producer.settings import ProducerSettings
@@ -60,30 +58,6 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 120
     raise RuntimeError("detector did not become ready")
 
 
-def _reader(kafka: KafkaSettings, topic: str) -> Consumer:
-    """A read_committed consumer assigned to every partition of `topic` from the start (no group join)."""
-    conf = {
-        "group.id": f"bench-{uuid.uuid4().hex}",
-        "isolation.level": "read_committed",
-        "enable.auto.commit": False,
-    }
-    c = Consumer(kafka.client_config(**conf))
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
-    return c
-
-
-def _collect(c: Consumer, expected: int, timeout_s: float) -> dict[bytes, int]:
-    """Record timestamps (ms) of what `c` reads, keyed by value, until `expected` records arrived."""
-    seen: dict[bytes, int] = {}
-    deadline = time.monotonic() + timeout_s
-    while len(seen) < expected and time.monotonic() < deadline:
-        msg = c.poll(0.2)
-        if msg is not None and not msg.error():
-            seen[msg.value() or b""] = msg.timestamp()[1]
-    return seen
-
-
 def _peak_rss_of(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -91,15 +65,16 @@ def _peak_rss_of(pid: int) -> float:
     return 0.0
 
 
-def run(
-    kafka: KafkaSettings, dataset: str, models_dir: Path, rounds: int = 2, port: int = 9181
-) -> dict[str, Any]:
-    """Alternate bare loop and streaming path `rounds` times (noise hits both alike); report medians."""
-    files = local_paths([dataset])
-    settings = DetectorSettings(models_dir=models_dir)
-    topics = {n: fresh_topic(kafka, n) for n in ("images", "detections", "verdicts", "escalations")}
-    ensure_topics(kafka.client_config(), [TopicSpec(dlq(topics["images"]), 3)])
-    env = {
+def _stamps(messages: list[Message]) -> dict[bytes, int]:
+    """Record timestamps (ms), keyed by value."""
+    return {m.value() or b"": m.timestamp()[1] for m in messages}
+
+
+def _env(kafka: KafkaSettings, models_dir: Path, port: int, s: Scratch) -> dict[str, str]:
+    """The detector process's settings: the run's scratch topics and group."""
+    topics = {n: s.topic(n) for n in ("detections", "verdicts", "escalations")}
+    topics["images"] = s.topic("images", with_dlq=True)  # the detector dead-letters to <images>.dlq
+    return {
         **os.environ,
         "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir),
@@ -108,41 +83,46 @@ def run(
         "ROADWATCH_DETECTOR_DETECTIONS_TOPIC": topics["detections"],
         "ROADWATCH_DETECTOR_VERDICTS_TOPIC": topics["verdicts"],
         "ROADWATCH_DETECTOR_ESCALATION_TOPIC": topics["escalations"],
-        "ROADWATCH_DETECTOR_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+        "ROADWATCH_DETECTOR_GROUP_ID": s.group("detector"),
     }
-    reader = _reader(kafka, topics["detections"])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.detector"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+
+
+def run(
+    kafka: KafkaSettings, dataset: str, models_dir: Path, rounds: int = 2, port: int = 9181
+) -> dict[str, Any]:
+    """Alternate bare loop and streaming path `rounds` times (noise hits both alike); report medians."""
+    files = local_paths([dataset])
+    settings = DetectorSettings(models_dir=models_dir)
     bare_rates, stream_rates, bare_lat = [], [], []
     done: dict[bytes, int] = {}
-    try:
-        _wait_ready(port, proc)
-        for _ in range(rounds):
-            bare_s, lat = _bare(files, settings)
-            bare_rates.append(len(files) / bare_s)
-            bare_lat.extend(lat)
-            start = time.perf_counter()
-            report = produce(
-                [str(f) for f in files],
-                "bench",
-                kafka=kafka,
-                settings=ProducerSettings(topic=topics["images"]),
+    with scratch(kafka) as s:
+        env = _env(kafka, models_dir, port, s)
+        images = env["ROADWATCH_DETECTOR_INPUT_TOPIC"]
+        with TopicReader(kafka, env["ROADWATCH_DETECTOR_DETECTIONS_TOPIC"]) as reader:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.detector"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
-            got = _collect(reader, report.sent, timeout_s=600)
-            stream_rates.append(len(got) / (time.perf_counter() - start))
-            done.update(got)
-        stream_peak = _peak_rss_of(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        reader.close()
-    images_reader = _reader(kafka, topics["images"])
-    latencies = _latencies(_collect(images_reader, len(done), timeout_s=30), done)
-    images_reader.close()
+            try:
+                _wait_ready(port, proc)
+                for _ in range(rounds):
+                    bare_s, lat = _bare(files, settings)
+                    bare_rates.append(len(files) / bare_s)
+                    bare_lat.extend(lat)
+                    start = time.perf_counter()
+                    report = produce(
+                        [str(f) for f in files], "bench", kafka=kafka, settings=ProducerSettings(topic=images)
+                    )
+                    got = _stamps(reader.read(until=report.sent, timeout_s=600))
+                    stream_rates.append(len(got) / (time.perf_counter() - start))
+                    done.update(got)
+                stream_peak = _peak_rss_of(proc.pid)
+            finally:  # before the scratch goes: the detector's group must be empty to be deleted
+                proc.terminate()
+                proc.wait(30)
+        latencies = _latencies(_stamps(read_to_end(kafka, images, until=len(done), timeout_s=30)), done)
     bare_ips, stream_ips = statistics.median(bare_rates), statistics.median(stream_rates)
     return {
         "bench": "detector",

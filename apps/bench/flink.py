@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -23,14 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-from apps.bench.common import fresh_topic
+from apps.bench.common import Scratch, scratch
 from flink_jobs.records import to_event
 from flink_jobs.state_machine import Config, step
 from roadwatch.kafka.clients import idempotent_producer
+from roadwatch.kafka.consume import TopicReader
+from roadwatch.kafka.produce import send
 from roadwatch.process import GroupProcess
-from roadwatch.producer.api import send
 from roadwatch.settings import KafkaSettings
 from schemas import Verdict
 
@@ -80,60 +78,60 @@ def _rss_session_mb(sid: int) -> float:
     return sum(int(x) for x in out.stdout.split()) / 1024
 
 
-def run(
-    kafka: KafkaSettings, events: int = 200_000, emit_every: int = 10, timeout_s: float = 600
-) -> dict[str, Any]:
-    python = ROOT / ".venv-flink" / "bin" / "python"
-    verdicts, state, thresholds = (
-        fresh_topic(kafka, n) for n in ("flink-verdicts", "flink-state", "flink-bands")
-    )
-    detections = fresh_topic(kafka, "flink-detections")
-    payloads = _payloads(events)
-    producer = idempotent_producer(kafka)
-    for key, p in payloads:
-        send(producer, verdicts, key, p)
-    producer.flush(60)
-    loop_eps = _python_loop(payloads, emit_every)
-
-    checkpoints = tempfile.mkdtemp(prefix="roadwatch-bench-flink-")
-    env = {
+def _env(
+    kafka: KafkaSettings, s: Scratch, verdicts: str, emit_every: int, checkpoints: str
+) -> dict[str, str]:
+    """The job's settings: the run's scratch topics (verdicts already written) and group."""
+    return {
         **os.environ,
         "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "ROADWATCH_FLINK_DETECTIONS_TOPIC": detections,
+        "ROADWATCH_FLINK_DETECTIONS_TOPIC": s.topic("flink-detections"),
         "ROADWATCH_FLINK_VERDICTS_TOPIC": verdicts,
-        "ROADWATCH_FLINK_STATE_TOPIC": state,
-        "ROADWATCH_FLINK_THRESHOLDS_TOPIC": thresholds,
-        "ROADWATCH_FLINK_GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+        "ROADWATCH_FLINK_STATE_TOPIC": s.topic("flink-state"),
+        "ROADWATCH_FLINK_THRESHOLDS_TOPIC": s.topic("flink-bands"),
+        "ROADWATCH_FLINK_GROUP_ID": s.group("flink"),
         "ROADWATCH_FLINK_EMIT_EVERY": str(emit_every),
         "ROADWATCH_FLINK_CHECKPOINT_MS": "1000",
         "ROADWATCH_FLINK_CHECKPOINT_DIR": checkpoints,
     }
-    c = Consumer(
-        kafka.client_config(**{"group.id": f"b-{uuid.uuid4().hex}", "isolation.level": "read_committed"})
-    )
-    c.assign([TopicPartition(state, p, OFFSET_BEGINNING) for p in range(3)])
-    launched = time.perf_counter()
-    job = GroupProcess([str(python), "-m", "flink_jobs.confidence_state"], ROOT, env).start()
-    folded: dict[str, int] = {}  # per source: the most events a committed SourceState reports
-    outputs, first, peak = 0, 0.0, 0.0
-    stamps: list[int] = []  # when the job wrote each committed output (record CreateTime, ms)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while sum(folded.values()) < events and time.monotonic() < deadline and job.alive():
-            got = [m for m in c.consume(10_000, 0.5) if m.error() is None]
-            if got and not first:
-                first = time.perf_counter()
-            for m in got:
-                record = json.loads(m.value() or b"{}")
-                folded[record["source_id"]] = max(folded.get(record["source_id"], 0), record["events"])
-                stamps.append(m.timestamp()[1])
-            outputs += len(got)
-            peak = max(peak, _rss_session_mb(job.pid))
-        last = time.perf_counter()
-    finally:
-        job.stop(60)  # the whole group: its JVM must not write checkpoints into a removed directory
-        c.close()
-        shutil.rmtree(checkpoints)
+
+
+def run(
+    kafka: KafkaSettings, events: int = 200_000, emit_every: int = 10, timeout_s: float = 600
+) -> dict[str, Any]:
+    python = ROOT / ".venv-flink" / "bin" / "python"
+    payloads = _payloads(events)
+    with scratch(kafka) as s, tempfile.TemporaryDirectory(prefix="roadwatch-bench-flink-") as checkpoints:
+        verdicts = s.topic("flink-verdicts")
+        producer = idempotent_producer(kafka)
+        for key, p in payloads:
+            send(producer, verdicts, key.encode(), p)
+        producer.flush(60)
+        loop_eps = _python_loop(payloads, emit_every)
+        env = _env(kafka, s, verdicts, emit_every, checkpoints)
+        folded: dict[str, int] = {}  # per source: the most events a committed SourceState reports
+        outputs, first, peak = 0, 0.0, 0.0
+        stamps: list[int] = []  # when the job wrote each committed output (record CreateTime, ms)
+        with TopicReader(kafka, env["ROADWATCH_FLINK_STATE_TOPIC"]) as reader:
+            launched = time.perf_counter()
+            job = GroupProcess([str(python), "-m", "flink_jobs.confidence_state"], ROOT, env).start()
+            try:
+                deadline = time.monotonic() + timeout_s
+                while sum(folded.values()) < events and time.monotonic() < deadline and job.alive():
+                    got = reader.read(timeout_s=0.5, idle_s=0.5)  # what arrives in half a second
+                    if got and not first:
+                        first = time.perf_counter()
+                    for m in got:
+                        record = json.loads(m.value() or b"{}")
+                        folded[record["source_id"]] = max(
+                            folded.get(record["source_id"], 0), record["events"]
+                        )
+                        stamps.append(m.timestamp()[1])
+                    outputs += len(got)
+                    peak = max(peak, _rss_session_mb(job.pid))
+                last = time.perf_counter()
+            finally:
+                job.stop(60)  # the whole group: its JVM must not write checkpoints into a removed directory
     through = sum(folded.values())
     span_s = (max(stamps) - min(stamps)) / 1000 if len(stamps) > 1 else 0.0
     flink_eps = through / span_s if span_s > 0 else 0.0

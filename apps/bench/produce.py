@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from apps.bench.common import fresh_topic
+from apps.bench.common import scratch
 from roadwatch.kafka.clients import idempotent_producer
-from roadwatch.producer.api import produce, send
+from roadwatch.kafka.produce import send
+from roadwatch.producer.api import produce
 from roadwatch.producer.inputs import local_paths
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
@@ -36,7 +37,7 @@ def _bare(kafka: KafkaSettings, topic: str, files: list[Path], source: str) -> f
             "image_sha256": hashlib.sha256(data).hexdigest(),
             "size_bytes": len(data),
         }
-        send(producer, topic, source, json.dumps(event).encode())
+        send(producer, topic, source.encode(), json.dumps(event).encode())
     producer.flush(60)
     return time.perf_counter() - start
 
@@ -49,15 +50,16 @@ def run(kafka: KafkaSettings, dataset: str, events: int, rounds_of_each: int = 3
         raise ValueError(f"no images under {dataset}")
     rounds = -(-events // len(paths))
     files = (paths * rounds)[:events]
-    bare_topic, rw_topic = fresh_topic(kafka, "produce-bare"), fresh_topic(kafka, "produce-rw")
-    settings = ProducerSettings(topic=rw_topic)
     bare_rates, rw_rates, failed = [], [], 0
-    for _ in range(rounds_of_each):  # alternate so that machine noise hits both sides alike
-        bare_rates.append(events / _bare(kafka, bare_topic, files, "bench"))
-        start = time.perf_counter()
-        report = produce([str(p) for p in files], "bench", kafka=kafka, settings=settings)
-        rw_rates.append(report.sent / (time.perf_counter() - start))
-        failed += len(report.failures)
+    with scratch(kafka) as s:
+        bare_topic, rw_topic = s.topic("produce-bare"), s.topic("produce-rw")
+        settings = ProducerSettings(topic=rw_topic)
+        for _ in range(rounds_of_each):  # alternate so that machine noise hits both sides alike
+            bare_rates.append(events / _bare(kafka, bare_topic, files, "bench"))
+            start = time.perf_counter()
+            report = produce([str(p) for p in files], "bench", kafka=kafka, settings=settings)
+            rw_rates.append(report.sent / (time.perf_counter() - start))
+            failed += len(report.failures)
     bare_eps, rw_eps = statistics.median(bare_rates), statistics.median(rw_rates)
     return {
         "bench": "produce",

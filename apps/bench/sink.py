@@ -17,12 +17,13 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from apps.bench.common import fresh_topic, percentile
+from apps.bench.common import percentile, scratch
 from roadwatch.iceberg.catalog import ensure_tables, open_catalog
 from roadwatch.iceberg.offsets import Offsets
 from roadwatch.iceberg.settings import CatalogSettings
+from roadwatch.kafka.admin import partition_ids
 from roadwatch.kafka.clients import idempotent_producer
-from roadwatch.producer.api import send
+from roadwatch.kafka.produce import send
 from roadwatch.serving import Health
 from roadwatch.settings import KafkaSettings
 from schemas import TierOpinion, Verdict
@@ -117,20 +118,22 @@ def _bare_round(batches: list[pa.Table], catalog: CatalogSettings) -> Timing:
 def _sink_round(
     kafka: KafkaSettings,
     topic: str,
+    group_id: str,
     rows: int,
     catalog: CatalogSettings,
     flush_rows: int,
     latencies: list[float],
     committed: list[pa.Table],
 ) -> Timing:
-    """Time from the sink's assignment until the table's offsets cover all `rows` (fresh catalog);
-    `committed` gets the Arrow batches it committed."""
+    """Time from the sink's assignment until the table's offsets cover all `rows` (fresh catalog; the sink
+    in group `group_id`); `committed` gets the Arrow batches it committed."""
+    partitions = partition_ids(kafka.client_config(), topic)
     settings = verdicts_only(
         topic,
         flush_rows=flush_rows,
         flush_interval_ms=250,
         max_poll_records=10_000,
-        group_id=f"bench-{uuid.uuid4().hex}",
+        group_id=group_id,
         metrics_port=0,
     )
     sink = build(settings, catalog, kafka)
@@ -146,7 +149,7 @@ def _sink_round(
     writer.commit = timed_commit  # type: ignore[method-assign]
     assigned = _Assigned("bench-sink")
     sink.subscribe(assigned)  # the sink's own loop, driven here until every offset is committed
-    while sum(writer.committed.get((topic, p), 0) for p in range(3)) < rows:
+    while sum(writer.committed.get((topic, p), 0) for p in partitions) < rows:
         sink.step()
     timing = Timing(  # from the group assignment, not process start-up
         time.perf_counter() - assigned.at, time.process_time() - assigned.cpu_at
@@ -161,29 +164,32 @@ def run(
     """`rounds` times: the sink, then bare appends of the batches it committed, each into a fresh catalog;
     report medians. `ratio_ceiling` is the ratio the sink would reach with every core busy all the time
     (bare seconds / (sink CPU seconds / cores)): how far overlap alone could take it."""
-    topic = fresh_topic(kafka, "sink-verdicts")
-    producer = idempotent_producer(kafka)
-    for value in _verdicts(rows):
-        send(producer, topic, "cam", value)
-    producer.flush(60)
     bare: list[Timing] = []
     sink: list[Timing] = []
     latencies: list[float] = []
     files = 0
-    for r in range(rounds):
-        with tempfile.TemporaryDirectory() as tmp:
-            sink_cat = CatalogSettings(warehouse=str(Path(tmp) / f"sink{r}"))
-            batches: list[pa.Table] = []
-            sink.append(_sink_round(kafka, topic, rows, sink_cat, flush_rows, latencies, batches))
-            files = _files(sink_cat)
-            bare.append(_bare_round(batches, CatalogSettings(warehouse=str(Path(tmp) / f"bare{r}"))))
-            log.info(
-                "round %d/%d: sink %.2f s (%.2f s CPU), bare %.2f s (%.2f s CPU)",
-                r + 1,
-                rounds,
-                *sink[-1],
-                *bare[-1],
-            )
+    with scratch(kafka) as s:
+        topic = s.topic("sink-verdicts")
+        producer = idempotent_producer(kafka)
+        for value in _verdicts(rows):
+            send(producer, topic, b"cam", value)
+        producer.flush(60)
+        for r in range(rounds):
+            with tempfile.TemporaryDirectory() as tmp:
+                sink_cat = CatalogSettings(warehouse=str(Path(tmp) / f"sink{r}"))
+                batches: list[pa.Table] = []
+                sink.append(
+                    _sink_round(kafka, topic, s.group("sink"), rows, sink_cat, flush_rows, latencies, batches)
+                )
+                files = _files(sink_cat)
+                bare.append(_bare_round(batches, CatalogSettings(warehouse=str(Path(tmp) / f"bare{r}"))))
+                log.info(
+                    "round %d/%d: sink %.2f s (%.2f s CPU), bare %.2f s (%.2f s CPU)",
+                    r + 1,
+                    rounds,
+                    *sink[-1],
+                    *bare[-1],
+                )
     sink_s, bare_s = (statistics.median(t.wall_s for t in sink), statistics.median(t.wall_s for t in bare))
     sink_cpu, bare_cpu = (statistics.median(t.cpu_s for t in sink), statistics.median(t.cpu_s for t in bare))
     sink_rps, bare_rps = rows / sink_s, rows / bare_s

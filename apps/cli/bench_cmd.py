@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from apps.cli.output import emit
-from roadwatch.settings import kafka_settings_from_env
-
-SHARED = "../shared"
+from roadwatch.settings import DATASETS_DIR, MODELS_DIR, KafkaSettings
 
 
 def _produce(args: argparse.Namespace) -> dict[str, Any]:
     from apps.bench import produce
 
     return produce.run(
-        kafka_settings_from_env(), args.dataset or f"{SHARED}/datasets/vtti-workzone", args.events or 3000
+        KafkaSettings(), args.dataset or str(DATASETS_DIR / "vtti-workzone"), args.events or 3000
     )
 
 
 def _detector(args: argparse.Namespace) -> dict[str, Any]:
     from apps.bench import detector
 
-    dataset = args.dataset or f"{SHARED}/datasets/tracon/images/val"
-    return detector.run(kafka_settings_from_env(), dataset, Path(f"{SHARED}/models").resolve())
+    dataset = args.dataset or str(DATASETS_DIR / "tracon" / "images" / "val")
+    return detector.run(KafkaSettings(), dataset, MODELS_DIR)
 
 
 def _vlm(args: argparse.Namespace) -> dict[str, Any]:
@@ -37,13 +34,13 @@ def _vlm(args: argparse.Namespace) -> dict[str, Any]:
 def _sink(args: argparse.Namespace) -> dict[str, Any]:
     from apps.bench import sink
 
-    return sink.run(kafka_settings_from_env(), rows=args.events or 200_000)
+    return sink.run(KafkaSettings(), rows=args.events or 200_000)
 
 
 def _flink(args: argparse.Namespace) -> dict[str, Any]:
     from apps.bench import flink
 
-    return flink.run(kafka_settings_from_env(), emit_every=args.emit_every)
+    return flink.run(KafkaSettings(), emit_every=args.emit_every)
 
 
 BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {

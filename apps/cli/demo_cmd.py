@@ -17,18 +17,16 @@ from tqdm import tqdm
 
 from apps.evaluation.dataset import Sample, load_samples
 from apps.evaluation.scores import Confusion
-from apps.plan import local_services
+from apps.plan import supervisor
 from roadwatch.errors import RoadwatchError, StackError
 from roadwatch.producer.api import produce
 from roadwatch.producer.inputs import local_paths
-from roadwatch.settings import DEFAULT_HOME, KafkaSettings
+from roadwatch.settings import DATASETS_DIR, MODELS_DIR, KafkaSettings
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
 from roadwatch.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
 T = TypeVar("T")
 
 
@@ -36,17 +34,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo", help="stack up, all services, stream the shared images, wait for Iceberg, report"
     )
-    p.add_argument("--data", type=Path, default=SHARED / "datasets", help="holds vtti-workzone/ and tracon/")
-    p.add_argument("--models", type=Path, default=SHARED / "models")
+    p.add_argument("--data", type=Path, default=DATASETS_DIR, help="holds vtti-workzone/ and tracon/")
+    p.add_argument("--models", type=Path, default=MODELS_DIR)
     p.add_argument("--keep", action="store_true", help="leave the stack and services running afterwards")
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait for every verdict")
     p.set_defaults(handler=_demo)
-
-
-def supervisor(models: Path) -> Supervisor:
-    return Supervisor(
-        local_services(models.resolve(), ROOT / ".venv-flink" / "bin" / "python"), DEFAULT_HOME / "logs", ROOT
-    )
 
 
 SOURCES = ("vtti-dashcam", "tracon-cam-a", "tracon-cam-b")
@@ -157,8 +149,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _summarise(labels: dict[str, bool | None], verdicts: dict[str, bool]) -> None:
-    from apps.cli.query_cmd import QuerySettings, run_query
+    from roadwatch.analytics.queries import run_query
     from roadwatch.analytics.report import write_report
+    from roadwatch.analytics.settings import QuerySettings
 
     labelled = [(truth, verdicts[e]) for e, truth in labels.items() if truth is not None]
     c = Confusion.of([t for t, _ in labelled], [p for _, p in labelled])

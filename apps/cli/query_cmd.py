@@ -6,33 +6,9 @@ import argparse
 import csv
 import json
 import sys
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
-
-from roadwatch.errors import ConfigError
-from roadwatch.settings import ComponentSettings
-
-
-class QuerySettings(ComponentSettings):
-    section: ClassVar[str] = "query"
-    model_config = SettingsConfigDict(env_prefix="ROADWATCH_QUERY_", frozen=True, extra="forbid")
-
-    cost_per_call: dict[str, float] = Field(default_factory=lambda: {"local": 0.0, "openai": 0.002})
-
-
-def parse_since(value: str) -> datetime:
-    """`2026-11-27`, an ISO timestamp, or a relative `30m` / `6h` / `7d`."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
-    if value[-1:] in units and value[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ConfigError(f"--since {value!r}: expected ISO date/time or 30m / 6h / 7d") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+from roadwatch.analytics.settings import parse_since
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,21 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_query)
 
 
-def run_query(
-    name: str, *, since: datetime | None = None, source: str | None = None, event_id: str | None = None
-) -> list[dict[str, Any]]:
-    from roadwatch.analytics.queries import QUERIES
-    from roadwatch.analytics.tables import Tables
-
-    if name == "why" and not event_id:
-        raise ConfigError("`roadwatch query why` needs an EVENT_ID")
-    con = Tables.open().duckdb(since=since, source=source, event_id=event_id if name == "why" else None)
-    if name == "tiers":
-        return QUERIES[name](con, QuerySettings().cost_per_call)
-    return QUERIES[name](con)
-
-
 def _query(args: argparse.Namespace) -> int:
+    from roadwatch.analytics.queries import run_query
+
     rows = run_query(args.name, since=args.since, source=args.source, event_id=args.event_id)
     out = sys.stdout
     if args.json:

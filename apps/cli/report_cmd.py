@@ -14,8 +14,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from apps.cli.query_cmd import QuerySettings
     from roadwatch.analytics.report import write_report
+    from roadwatch.analytics.settings import QuerySettings
 
     page = write_report(args.out, cost_per_call=QuerySettings().cost_per_call)
     sys.stdout.write(f"{page}\n")

@@ -1,48 +1,25 @@
-"""`roadwatch run SERVICE`: one service in the foreground (Ctrl-C stops it after the current batch)."""
+"""`roadwatch run SERVICE`: one service in the foreground (Ctrl-C stops it after the current batch), through
+the same `main()` as `python -m services.<name>`."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
+from apps.plan import FLINK_PYTHON, supervisor
 from roadwatch.errors import ConfigError
 from roadwatch.serving import run_until_signalled
-from roadwatch.settings import kafka_settings_from_env
+from roadwatch.settings import MODELS_DIR, ROOT
 from roadwatch.supervisor import Supervisor
+from schemas.records import VLM_TIERS
 
-
-def _detector() -> Callable[[threading.Event], None]:
-    from services.detector.service import run
-    from services.detector.settings import DetectorSettings
-
-    settings, kafka = DetectorSettings(), kafka_settings_from_env()
-    return lambda stop: run(settings, kafka, stop)
-
-
-def _sink() -> Callable[[threading.Event], None]:
-    from roadwatch.iceberg.settings import CatalogSettings
-    from services.sink.service import run
-    from services.sink.settings import SinkSettings
-
-    settings, catalog, kafka = SinkSettings(), CatalogSettings(), kafka_settings_from_env()
-    return lambda stop: run(settings, catalog, kafka, stop)
-
-
-def _vlm(tier: str) -> Callable[[threading.Event], None]:
-    from services.vlm_tier.service import run
-    from services.vlm_tier.settings import tier_settings
-
-    settings, kafka = tier_settings(tier), kafka_settings_from_env()  # type: ignore[arg-type]
-    return lambda stop: run(settings, kafka, stop)
-
-
-SERVICES: dict[str, tuple[str, Callable[[], Callable[[threading.Event], None]]]] = {
-    "detector": ("YOLO / RT-DETR detector on images.v1", _detector),
-    "sink": ("Iceberg sink: detections, verdicts, source state, dead letters", _sink),
+SERVICES = {
+    "detector": ("YOLO / RT-DETR detector on images.v1", "services.detector.service"),
+    "sink": ("Iceberg sink: detections, verdicts, source state, dead letters", "services.sink.service"),
 }
 
 
@@ -52,23 +29,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     for name, (help_text, _) in SERVICES.items():
         services.add_parser(name, help=help_text).set_defaults(handler=_run)
     everything = services.add_parser("all", help="stack up and every service, supervised, until Ctrl-C")
-    everything.add_argument("--models", type=Path, default=None)
+    everything.add_argument("--models", type=Path, default=MODELS_DIR)
     everything.set_defaults(handler=_all)
     services.add_parser(
         "flink", help="the Flink confidence-state job (local mini-cluster, .venv-flink)"
     ).set_defaults(handler=_flink)
     vlm = services.add_parser("vlm", help="one VLM tier on escalations.<tier>.v1")
-    vlm.add_argument("--tier", choices=["fast", "power", "precision"], required=True)
-    vlm.set_defaults(handler=lambda args: _run_with(lambda: _vlm(args.tier)))
+    vlm.add_argument("--tier", choices=VLM_TIERS, required=True)
+    vlm.set_defaults(handler=_vlm)
+
+
+def _run(args: argparse.Namespace) -> int:
+    importlib.import_module(SERVICES[args.service][1]).main()
+    return 0
+
+
+def _vlm(args: argparse.Namespace) -> int:
+    from services.vlm_tier.service import main
+
+    main(args.tier)
+    return 0
 
 
 def _all(args: argparse.Namespace) -> int:
-    from apps.cli.demo_cmd import SHARED, supervisor
     from roadwatch.stack import control
     from roadwatch.stack.settings import StackSettings
 
     control.up(StackSettings())
-    sup = supervisor(args.models or SHARED / "models")
+    sup = supervisor(args.models)
     sup.start()
     try:
         sup.wait_ready()
@@ -86,16 +74,8 @@ def _watch(sup: Supervisor, stop: threading.Event) -> None:
 
 def _flink(args: argparse.Namespace) -> int:
     """The job needs its own environment (PyFlink pins an old pyarrow): run it with .venv-flink's Python."""
-    python = Path(__file__).resolve().parents[2] / ".venv-flink" / "bin" / "python"
-    if not python.exists():
-        raise ConfigError(f"{python} is missing: run scripts/setup.sh (it creates the Flink environment)")
-    return subprocess.call([str(python), "-m", "flink_jobs.confidence_state"], cwd=python.parents[2])
-
-
-def _run(args: argparse.Namespace) -> int:
-    return _run_with(SERVICES[args.service][1])
-
-
-def _run_with(build: Callable[[], Callable[[threading.Event], None]]) -> int:
-    run_until_signalled(build())
-    return 0
+    if not FLINK_PYTHON.exists():
+        raise ConfigError(
+            f"{FLINK_PYTHON} is missing: run scripts/setup.sh (it creates the Flink environment)"
+        )
+    return subprocess.call([str(FLINK_PYTHON), "-m", "flink_jobs.confidence_state"], cwd=ROOT)

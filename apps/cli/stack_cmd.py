@@ -9,7 +9,7 @@ import sys
 from flink_jobs.settings import CHECKPOINTS_ROOT as FLINK_CHECKPOINTS
 from roadwatch.kafka import admin
 from roadwatch.kafka.topics import all_topics
-from roadwatch.settings import KafkaSettings, kafka_settings_from_env
+from roadwatch.settings import KafkaSettings
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
 
@@ -35,7 +35,7 @@ def register_topics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _create_topics(args: argparse.Namespace) -> int:
     stack = StackSettings()
-    kafka = kafka_settings_from_env()
+    kafka = KafkaSettings()
     admin.wait_until_ready(kafka.client_config(), timeout_s=stack.start_timeout_s)
     created = admin.ensure_topics(kafka.client_config(), all_topics(stack.partitions, stack.retention_ms))
     sys.stdout.write(f"created {len(created)} topics: {', '.join(sorted(created)) or '-'}\n")

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _maintain(args: argparse.Namespace) -> int:
-    from apps.cli.query_cmd import parse_since
+    from roadwatch.analytics.settings import parse_since
     from roadwatch.iceberg.catalog import ensure_tables, open_catalog
     from roadwatch.iceberg.maintenance import maintain
     from roadwatch.iceberg.settings import CatalogSettings

@@ -1,22 +1,28 @@
-"""Run the configured cascade over labelled samples, without Kafka, and report accuracy and cost."""
+"""Run the configured cascade over labelled samples, without Kafka, through the production code: each image
+becomes the `ImageEvent` the producer would send, the detector's own pipeline decides or escalates, and an
+escalation goes up the tiers' pipelines or, without tiers, through the tiers' own detection-only failover."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
-
-import numpy as np
 
 from apps.evaluation.dataset import Sample
 from apps.evaluation.scores import Confusion
-from roadwatch.images.inspect import ImageLimits, decode_rgb
-from roadwatch.vision.scoring import Band, roadwork_score
+from roadwatch.images.inspect import ImageLimits
+from roadwatch.kafka.deadletter import RawRecord
+from roadwatch.kafka.topics import IMAGES
+from roadwatch.producer.events import build_event
+from schemas import DeadLetter, EscalationRequest, Verdict
 from services.detector.pipeline import DetectorPipeline
+from services.detector.settings import DetectorSettings
+from services.vlm_tier.core import Ladder, fail_over
 
-# Decides an image the detector escalated: returns (roadwork, tier that decided).
-Escalator = Callable[[np.ndarray, float, Sample], tuple[bool, str]]
+# Decides an image the detector escalated: the verdict the VLM tiers reach.
+Escalator = Callable[[EscalationRequest], Verdict]
 
 
 @dataclass(frozen=True)
@@ -44,31 +50,62 @@ class EvalResult:
         }
 
 
+class Cascade:
+    """One image through the detector's pipeline, then the escalator or the detection-only failover."""
+
+    def __init__(
+        self,
+        settings: DetectorSettings,
+        detector: DetectorPipeline,
+        bottom: Ladder,
+        escalator: Escalator | None,
+    ) -> None:
+        self._settings, self._detector, self._bottom, self._escalator = settings, detector, bottom, escalator
+
+    def decide(self, sample: Sample, offset: int) -> tuple[Verdict, bool]:
+        """The image's verdict, and whether the detector escalated it.
+
+        Raises:
+            ValueError: the detector dead-lettered the image (it is not a usable image).
+        """
+        data = sample.path.read_bytes()
+        now = datetime.now(UTC)
+        event = build_event(
+            data,
+            uri=sample.path.as_uri(),
+            source_id="eval",
+            captured_at=now,
+            limits=ImageLimits(self._settings.max_bytes, self._settings.max_pixels),
+            inline_max_bytes=len(data),
+        )
+        record = RawRecord(IMAGES, 0, offset, b"eval", event.model_dump_json().encode())
+        by_topic = {out.topic: out.value for out in self._detector([record])}
+        if (verdict := by_topic.get(self._settings.verdicts_topic)) is not None:
+            return Verdict.model_validate_json(verdict), False
+        if (escalation := by_topic.get(self._settings.escalation_topic)) is not None:
+            req = EscalationRequest.model_validate_json(escalation)
+            if self._escalator is not None:
+                return self._escalator(req), True
+            route = fail_over(self._bottom, req, [], "eval: detector only", now)
+            if route.verdict is None:
+                raise RuntimeError("the bottom tier's failover always decides")
+            return route.verdict, True
+        letter = DeadLetter.model_validate_json(next(iter(by_topic.values())))
+        raise ValueError(f"{sample.path}: {letter.reason}: {letter.detail}")
+
+
 def evaluate(
-    samples: list[Sample],
-    detector: DetectorPipeline,
-    band: Band,
-    escalator: Escalator | None = None,
-    progress: Callable[[int], None] | None = None,
+    samples: list[Sample], cascade: Cascade, progress: Callable[[int], None] | None = None
 ) -> EvalResult:
-    """Detector first; an escalated image goes to `escalator` (the VLM tiers) or, without one, to the
-    detection-only fallback (the band's midpoint)."""
+    """Every sample through `cascade`; accuracy against the labels, escalations and who decided."""
     predicted: list[bool] = []
     escalated, decided_by = 0, dict[str, int]()
     started = time.perf_counter()
-    for sample in samples:
-        pixels = decode_rgb(sample.path.read_bytes(), ImageLimits())
-        score = roadwork_score(detector.detect(pixels))
-        decision = band.decide(score)
-        if decision == "escalate":
-            escalated += 1
-            roadwork, tier = (
-                escalator(pixels, score, sample) if escalator else (band.fallback(score), "detector")
-            )
-        else:
-            roadwork, tier = decision == "roadwork", "detector"
-        decided_by[tier] = decided_by.get(tier, 0) + 1
-        predicted.append(roadwork)
+    for offset, sample in enumerate(samples):
+        verdict, was_escalated = cascade.decide(sample, offset)
+        escalated += was_escalated
+        decided_by[verdict.decided_by] = decided_by.get(verdict.decided_by, 0) + 1
+        predicted.append(verdict.roadwork)
         if progress:
             progress(1)
     elapsed = time.perf_counter() - started

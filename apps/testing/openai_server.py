@@ -1,8 +1,9 @@
 """A small OpenAI-compatible chat-completions server whose behaviour a test scripts at run time.
 
-It speaks real HTTP (`GET /v1/models`, `POST /v1/chat/completions`), so the `openai` backend is tested
-through the official client end to end: answers that follow the schema, malformed or truncated JSON,
-off-schema answers, slow answers and HTTP 500s. Stop it to get refused connections.
+It speaks real HTTP (`GET /v1/models`, `POST /v1/chat/completions`), so the `openai` backend (which talks
+the chat-completions wire format over plain httpx, not the official client) is tested end to end: answers
+that follow the schema, malformed JSON, JSON truncated to its first half, off-schema answers, slow answers
+and HTTP 500s. Stop it to get refused connections. The benchmarks also run it as a stand-in VLM (`main`).
 """
 
 from __future__ import annotations

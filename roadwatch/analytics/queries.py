@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import duckdb
+
+from roadwatch.analytics.settings import QuerySettings
+from roadwatch.analytics.tables import Tables
+from roadwatch.errors import ConfigError
 
 Rows = list[dict[str, Any]]
 
@@ -193,3 +198,15 @@ QUERIES: dict[str, Callable[..., Rows]] = {
     "why": why,
     "dead-letters": dead_letters,
 }
+
+
+def run_query(
+    name: str, *, since: datetime | None = None, source: str | None = None, event_id: str | None = None
+) -> Rows:
+    """Ask one named question over the tables (filters pushed into the Iceberg scans)."""
+    if name == "why" and not event_id:
+        raise ConfigError("`roadwatch query why` needs an EVENT_ID")
+    con = Tables.open().duckdb(since=since, source=source, event_id=event_id if name == "why" else None)
+    if name == "tiers":
+        return QUERIES[name](con, QuerySettings().cost_per_call)
+    return QUERIES[name](con)

@@ -1,4 +1,5 @@
-"""Admin operations: idempotent topic creation, readiness probe, and consumer-group lag."""
+"""Admin operations: idempotent topic creation and deletion, consumer-group deletion, readiness probe, and
+consumer-group lag."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from roadwatch.errors import StackError
@@ -71,6 +72,63 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) ->
             return
         time.sleep(0.2)
     raise StackError(f"topics {names} have no leaders after {timeout_s}s")
+
+
+def partition_ids(conf: dict[str, Any], topic: str) -> list[int]:
+    """The partitions of `topic`, from its metadata; StackError if it does not exist."""
+    md = admin_client(conf).list_topics(topic, timeout=10).topics[topic]
+    if md.error is not None:
+        raise StackError(f"cannot read the partitions of {topic}: {md.error}")
+    return sorted(md.partitions)
+
+
+def delete_topics(conf: dict[str, Any], names: list[str], timeout_s: float = 30.0) -> None:
+    """Delete `names` and wait until the metadata no longer lists them; names that do not exist are skipped.
+
+    Raises:
+        StackError: a deletion failed for another reason, or the topics are still listed after `timeout_s`.
+    """
+    if not names:
+        return
+    admin = admin_client(conf)
+    futures = admin.delete_topics(names, operation_timeout=timeout_s, request_timeout=timeout_s)
+    for name, fut in futures.items():
+        try:
+            fut.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise StackError(f"cannot delete topic {name}: {exc}") from exc
+    deadline = time.monotonic() + timeout_s
+    while set(names) & set(admin.list_topics(timeout=5).topics):
+        if time.monotonic() >= deadline:
+            raise StackError(f"topics {names} are still listed {timeout_s}s after their deletion")
+        time.sleep(0.2)
+
+
+def delete_groups(conf: dict[str, Any], ids: list[str], timeout_s: float = 60.0) -> None:
+    """Delete the consumer groups `ids` (their committed offsets with them); groups that do not exist are
+    skipped. A group that still has members is retried until they leave or their session times out.
+
+    Raises:
+        StackError: a deletion failed for another reason, or a group still has members after `timeout_s`.
+    """
+    admin = admin_client(conf)
+    pending = list(ids)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        busy = []
+        for group, fut in admin.delete_consumer_groups(pending, request_timeout=timeout_s).items():
+            try:
+                fut.result()
+            except KafkaException as exc:
+                code = exc.args[0].code()
+                if code == KafkaError.NON_EMPTY_GROUP and time.monotonic() < deadline:
+                    busy.append(group)
+                elif code != KafkaError.GROUP_ID_NOT_FOUND:
+                    raise StackError(f"cannot delete consumer group {group}: {exc}") from exc
+        pending = busy
+        if pending:
+            time.sleep(1.0)
 
 
 @dataclass(frozen=True)

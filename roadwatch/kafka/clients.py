@@ -48,3 +48,9 @@ def consumer(kafka: KafkaSettings, group_id: str, **overrides: Any) -> Consumer:
             }
         )
     )
+
+
+def member_id(group_id: str, instance_id: str) -> str:
+    """A service instance's static group membership id, also its transactional id: a restarted instance
+    takes its partitions straight back and fences its previous producer."""
+    return f"{group_id}-{instance_id}"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from schemas.records import VLM_TIERS
+
 IMAGES = "images.v1"
 DETECTIONS = "detections.v1"
 VERDICTS = "verdicts.v1"
 SOURCE_STATE = "source-state.v1"
 THRESHOLDS = "thresholds.v1"
-TIERS = ("fast", "power", "precision")
 
 
 def escalations(tier: str) -> str:
     """The escalation topic a tier consumes."""
-    if tier not in TIERS:
-        raise ValueError(f"unknown tier {tier!r}; expected one of {TIERS}")
+    if tier not in VLM_TIERS:
+        raise ValueError(f"unknown tier {tier!r}; expected one of {VLM_TIERS}")
     return f"escalations.{tier}.v1"
 
 
@@ -24,7 +25,7 @@ def dlq(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-CONSUMED = (IMAGES, *(escalations(t) for t in TIERS), DETECTIONS, VERDICTS, SOURCE_STATE, THRESHOLDS)
+CONSUMED = (IMAGES, *(escalations(t) for t in VLM_TIERS), DETECTIONS, VERDICTS, SOURCE_STATE, THRESHOLDS)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class TopicSpec:
 def all_topics(partitions: int = 3, retention_ms: int = 7 * 24 * 3600 * 1000) -> list[TopicSpec]:
     """Every topic the pipeline uses, with `thresholds.v1` compacted."""
     retention = {"retention.ms": str(retention_ms)}
-    names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, *(escalations(t) for t in TIERS)]
+    names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, *(escalations(t) for t in VLM_TIERS)]
     specs = [TopicSpec(n, partitions, dict(retention)) for n in names]
     specs.append(TopicSpec(THRESHOLDS, partitions, {"cleanup.policy": "compact"}))
     specs.extend(TopicSpec(dlq(n), partitions, dict(retention)) for n in CONSUMED)

@@ -14,12 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
 from roadwatch.errors import InvalidInputError, TransactionStuckError
 from roadwatch.kafka.codec import encode
+from roadwatch.kafka.consume import records
 from roadwatch.kafka.deadletter import RawRecord, dead_letter
+from roadwatch.kafka.produce import send
 from roadwatch.kafka.topics import dlq
 from roadwatch.logs import ctx
 
@@ -80,7 +82,7 @@ class TransactionalLoop:
         processor: Processor,
         batch_size: int,
         batch_timeout_s: float,
-        idle: Callable[[], None] | None = None,
+        idle: Callable[[], object] | None = None,
         on_assigned: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
@@ -103,15 +105,7 @@ class TransactionalLoop:
         if self._idle:
             self._idle()
         msgs = self._consumer.consume(self._batch_size, self._timeout)
-        batch = []
-        for m in msgs:
-            err = m.error()
-            if err is None:
-                batch.append(raw(m))
-            elif err.fatal():
-                raise KafkaException(err)
-            elif err.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error: %s", err, extra=ctx(service=self.service))
+        batch = [raw(m) for m in records(msgs, self.service)]
         self._report_lag()
         if not batch:
             return 0
@@ -123,7 +117,7 @@ class TransactionalLoop:
         try:
             self._producer.begin_transaction()
             for out in outputs:
-                self._produce(out)
+                send(self._producer, out.topic, out.key, out.value)
             offsets, group = batch_offsets(batch), self._consumer.consumer_group_metadata()
             self._retrying(
                 "send offsets", lambda: self._producer.send_offsets_to_transaction(offsets, group, 30), 30
@@ -160,14 +154,6 @@ class TransactionalLoop:
                     raise
                 log.warning("%s failed, retrying: %s", what, err, extra=ctx(service=self.service))
                 time.sleep(pause_s)
-
-    def _produce(self, out: Output) -> None:
-        while True:
-            try:
-                self._producer.produce(out.topic, key=out.key, value=out.value)
-                return
-            except BufferError:
-                self._producer.poll(0.05)
 
     def _rewind(self, batch: list[RawRecord]) -> None:
         """Seek back to the first record of the batch on every partition still assigned to us."""

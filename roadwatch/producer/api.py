@@ -7,12 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from roadwatch.errors import InvalidInputError, RoadwatchError
 from roadwatch.images.fetch import fetch
+from roadwatch.kafka.admin import wait_until_ready
 from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.codec import encode
+from roadwatch.kafka.produce import send
 from roadwatch.logs import ctx
 from roadwatch.producer.events import build_event
 from roadwatch.producer.inputs import expand
@@ -20,7 +22,6 @@ from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
-DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,15 @@ def produce(
         progress: called with 1 after each input is handled (sent or failed).
 
     Returns:
-        A report; `report.ok` is False when any input failed. Raises RoadwatchError only when Kafka
-        itself fails (a delivery that the broker refused).
+        A report; `report.ok` is False when any input failed.
+
+    Raises:
+        StackError: Kafka does not answer within `settings.connect_timeout_s` (nothing is read or sent).
+        RoadwatchError: Kafka itself fails (a delivery that the broker refused).
     """
     kafka = kafka or KafkaSettings()
     settings = settings or ProducerSettings()
+    wait_until_ready(kafka.client_config(), timeout_s=settings.connect_timeout_s)
     limits, policy = settings.limits(), settings.fetch_policy()
     producer = idempotent_producer(kafka, **{"linger.ms": settings.linger_ms})
     report = ProduceReport()
@@ -91,7 +96,7 @@ def produce(
             report.failures.append(Failure(uri, exc.reason, exc.detail))
             log.warning("skipped %s: %s", uri, exc, extra=ctx(source_id=source_id))
         else:
-            send(producer, settings.topic, source_id, encode(event), on_delivery)
+            send(producer, settings.topic, source_id.encode(), encode(event), on_delivery)
             report.sent += 1
             report.event_ids.append(event.event_id)
         if progress:
@@ -100,14 +105,3 @@ def produce(
     if remaining or delivery_errors:
         raise RoadwatchError(f"{remaining} undelivered, delivery errors: {delivery_errors[:5]}")
     return report
-
-
-def send(producer: Producer, topic: str, key: str, value: bytes, cb: DeliveryCallback | None = None) -> None:
-    """Produce one record, serving delivery callbacks while the local queue is full."""
-    while True:
-        try:
-            producer.produce(topic, key=key.encode(), value=value, on_delivery=cb)
-            producer.poll(0)
-            return
-        except BufferError:
-            producer.poll(0.1)

@@ -21,3 +21,4 @@ class ProducerSettings(ComponentSettings, ImageAccess):
     topic: str = IMAGES
     inline_max_bytes: int = Field(0, ge=0, description="send images up to this size inline (0 = never)")
     linger_ms: int = Field(20, ge=0)
+    connect_timeout_s: float = Field(10.0, gt=0, description="how long to wait for the broker to answer")

@@ -78,9 +78,15 @@ class Band:
             return "clear"
         return "escalate"
 
-    def fallback(self, score: float) -> bool:
-        """Detection-only answer for an image in the band (when no tier can take it): the band's midpoint."""
-        return score >= (self.low + self.high) / 2
+    @property
+    def midpoint(self) -> float:
+        return (self.low + self.high) / 2
+
+
+# The band every source starts with (the Flink job moves a source's band from here), and the detection-only
+# answer for an image no tier could take: roadwork at or above the default band's midpoint.
+DEFAULT_BAND = Band(0.15, 0.45)
+DETECTION_ONLY_MIDPOINT = DEFAULT_BAND.midpoint
 
 
 class BandBook:

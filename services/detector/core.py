@@ -10,7 +10,9 @@ from schemas import Detection, DetectionResult, EscalationRequest, ImageEvent, M
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Assessment:
+    """What the detector makes of one image: its result, and a verdict or an escalation."""
+
     result: DetectionResult
     verdict: Verdict | None
     escalation: EscalationRequest | None
@@ -30,7 +32,7 @@ def assess(
     timings: Timings,
     now: datetime,
     profile: dict[str, tuple[str, float]] = DEFAULT_PROFILE,
-) -> Outcome:
+) -> Assessment:
     """Score the boxes, decide with `band`, and build the records to publish for this event."""
     score = roadwork_score(detections, profile)
     decision = band.decide(score)
@@ -60,7 +62,7 @@ def assess(
             detections=detections,
             requested_at=now,
         )
-        return Outcome(result, None, escalation)
+        return Assessment(result, None, escalation)
     roadwork = decision == "roadwork"
     verdict = Verdict(
         **common,
@@ -71,4 +73,4 @@ def assess(
         detector_score=score,
         decided_at=now,
     )
-    return Outcome(result, verdict, None)
+    return Assessment(result, verdict, None)

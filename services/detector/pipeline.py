@@ -20,7 +20,7 @@ from roadwatch.vision.scoring import BandBook
 from schemas import Detection, ImageEvent
 from schemas.records import utcnow
 from services.detector import metrics
-from services.detector.core import Outcome, Timings, assess
+from services.detector.core import Assessment, Timings, assess
 from services.detector.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
@@ -58,14 +58,14 @@ class DetectorPipeline:
             try:
                 event = decode(ImageEvent, record.value)
             except InvalidInputError as exc:
-                outputs.append(self._dead(record, exc))
+                outputs.append(dead_letter_output(record, SERVICE, exc))
                 continue
             pending.append((record, event, self._pool.submit(self._load, event)))
         for record, event, future in pending:
             try:
                 prepared, decode_ms = future.result()
             except InvalidInputError as exc:
-                outputs.append(self._dead(record, exc))
+                outputs.append(dead_letter_output(record, SERVICE, exc))
                 continue
             started = time.perf_counter()
             detections = [
@@ -73,7 +73,7 @@ class DetectorPipeline:
             ]
             inference_s = time.perf_counter() - started
             metrics.INFERENCE.observe(inference_s)
-            outcome = assess(
+            assessment = assess(
                 event,
                 detections,
                 [e.ref for e in self._engines],
@@ -81,23 +81,22 @@ class DetectorPipeline:
                 Timings(decode_ms, inference_s * 1000),
                 utcnow(),
             )
-            outputs.extend(self._records(outcome))
+            outputs.extend(self._records(assessment))
         return outputs
 
-    def _records(self, outcome: Outcome) -> list[Output]:
-        key = outcome.result.source_id.encode()
-        metrics.IMAGES.labels(outcome.result.decision).inc()
-        metrics.END_TO_END.observe((outcome.result.detected_at - outcome.result.captured_at).total_seconds())
+    def _records(self, assessment: Assessment) -> list[Output]:
+        key = assessment.result.source_id.encode()
+        metrics.IMAGES.labels(assessment.result.decision).inc()
+        metrics.END_TO_END.observe(
+            (assessment.result.detected_at - assessment.result.captured_at).total_seconds()
+        )
         s = self._settings
-        out = [Output(s.detections_topic, key, encode(outcome.result))]
-        if outcome.verdict is not None:
-            out.append(Output(s.verdicts_topic, key, encode(outcome.verdict)))
-        if outcome.escalation is not None:
-            out.append(Output(s.escalation_topic, key, encode(outcome.escalation)))
+        out = [Output(s.detections_topic, key, encode(assessment.result))]
+        if assessment.verdict is not None:
+            out.append(Output(s.verdicts_topic, key, encode(assessment.verdict)))
+        if assessment.escalation is not None:
+            out.append(Output(s.escalation_topic, key, encode(assessment.escalation)))
         return out
-
-    def _dead(self, record: RawRecord, exc: InvalidInputError) -> Output:
-        return dead_letter_output(record, SERVICE, exc)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

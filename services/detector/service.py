@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from roadwatch.kafka.clients import consumer, idempotent_producer, transactional_producer
+from roadwatch.kafka.clients import consumer, member_id, transactional_producer
 from roadwatch.kafka.txloop import TransactionalLoop
-from roadwatch.serving import Health, serve
+from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
 from roadwatch.vision.engines.base import Engine
 from roadwatch.vision.engines.factory import build_engine
-from roadwatch.vision.scoring import Band, BandBook
+from roadwatch.vision.scoring import BandBook
 from services.detector.pipeline import SERVICE, DetectorPipeline
 from services.detector.settings import DetectorSettings
 from services.detector.thresholds import ThresholdsReader
@@ -21,41 +21,43 @@ log = logging.getLogger(__name__)
 
 def build_pipeline(settings: DetectorSettings, bands: BandBook | None = None) -> DetectorPipeline:
     engines: list[Engine] = [build_engine(spec, settings.models_dir) for spec in settings.models]
-    book = bands if bands is not None else BandBook(Band(settings.band_low, settings.band_high))
+    book = bands if bands is not None else BandBook(settings.band())
     return DetectorPipeline(settings, engines, book)
 
 
 def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
     """Warm up, report ready, then consume until `stop` is set."""
-    health = Health(SERVICE)
-    server = serve(health, settings.metrics_port)
-    bands = BandBook(Band(settings.band_low, settings.band_high))
-    pipeline = build_pipeline(settings, bands)
-    pipeline.warm_up(settings.warmup_runs)
-    reader = ThresholdsReader(kafka, settings.thresholds_topic, bands, idempotent_producer(kafka))
-    reader.catch_up()
-    loop = TransactionalLoop(
-        service=SERVICE,
-        consumer=consumer(kafka, settings.group_id, **{"group.instance.id": settings.transactional_id}),
-        producer=transactional_producer(kafka, settings.transactional_id),
-        topics=[settings.input_topic],
-        processor=pipeline,
-        batch_size=settings.batch_size,
-        batch_timeout_s=settings.batch_timeout_ms / 1000,
-        idle=reader.refresh,
-        on_assigned=health.set_ready,
-    )
-    log.info(
-        "detector warmed up: %d model(s), %d per-source bands",
-        len(settings.models),
-        len(bands),
-        extra={"service": SERVICE, "topic": settings.input_topic},
-    )
-    try:
-        loop.run(stop)
-    finally:
-        health.set_ready(False)
-        reader.close()
-        pipeline.close()
-        if server is not None:
-            server.shutdown()
+    with serving(SERVICE, settings.metrics_port) as health:
+        bands = BandBook(settings.band())
+        pipeline = build_pipeline(settings, bands)
+        pipeline.warm_up(settings.warmup_runs)
+        reader = ThresholdsReader.start(kafka, settings.thresholds_topic, bands)
+        member = member_id(settings.group_id, settings.instance_id)
+        loop = TransactionalLoop(
+            service=SERVICE,
+            consumer=consumer(kafka, settings.group_id, **{"group.instance.id": member}),
+            producer=transactional_producer(kafka, member),
+            topics=[settings.input_topic],
+            processor=pipeline,
+            batch_size=settings.batch_size,
+            batch_timeout_s=settings.batch_timeout_ms / 1000,
+            idle=reader.poll,
+            on_assigned=health.set_ready,
+        )
+        log.info(
+            "detector warmed up: %d model(s), %d per-source bands",
+            len(settings.models),
+            len(bands),
+            extra={"service": SERVICE, "topic": settings.input_topic},
+        )
+        try:
+            loop.run(stop)
+        finally:
+            reader.close()
+            pipeline.close()
+
+
+def main() -> None:
+    """`python -m services.detector` and `roadwatch run detector`."""
+    settings, kafka = DetectorSettings(), KafkaSettings()
+    run_until_signalled(lambda stop: run(settings, kafka, stop))

@@ -11,8 +11,9 @@ from pydantic_settings import SettingsConfigDict
 
 from roadwatch.images.access import ImageAccess
 from roadwatch.kafka.topics import DETECTIONS, IMAGES, THRESHOLDS, VERDICTS, escalations
-from roadwatch.settings import ComponentSettings
+from roadwatch.settings import METRICS_PORTS, MODELS_DIR, ComponentSettings
 from roadwatch.vision.models import CONE_MODEL, ModelSpec
+from roadwatch.vision.scoring import DEFAULT_BAND, Band
 
 FAST_ESCALATIONS = escalations("fast")
 
@@ -22,9 +23,9 @@ class DetectorSettings(ComponentSettings, ImageAccess):
     model_config = SettingsConfigDict(env_prefix="ROADWATCH_DETECTOR_", frozen=True, extra="forbid")
 
     models: list[ModelSpec] = Field(default_factory=lambda: [CONE_MODEL])
-    models_dir: Path = Path("../shared/models")
-    band_low: float = Field(0.15, ge=0.0, le=1.0)
-    band_high: float = Field(0.45, ge=0.0, le=1.0)
+    models_dir: Path = MODELS_DIR
+    band_low: float = Field(DEFAULT_BAND.low, ge=0.0, le=1.0)
+    band_high: float = Field(DEFAULT_BAND.high, ge=0.0, le=1.0)
     input_topic: str = IMAGES
     detections_topic: str = DETECTIONS
     verdicts_topic: str = VERDICTS
@@ -37,7 +38,7 @@ class DetectorSettings(ComponentSettings, ImageAccess):
     # Half the cores: the model runtime uses all of them; more workers only pay off for slow remote fetches.
     decode_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1)
     warmup_runs: int = Field(2, ge=0)
-    metrics_port: int = Field(9101, ge=0, le=65535)
+    metrics_port: int = Field(METRICS_PORTS["detector"], ge=0, le=65535)
 
     @model_validator(mode="after")
     def _band_ordered(self) -> DetectorSettings:
@@ -45,6 +46,6 @@ class DetectorSettings(ComponentSettings, ImageAccess):
             raise ValueError(f"band_low {self.band_low} > band_high {self.band_high}")
         return self
 
-    @property
-    def transactional_id(self) -> str:
-        return f"{self.group_id}-{self.instance_id}"
+    def band(self) -> Band:
+        """The band of every source without one of its own on `thresholds.v1`."""
+        return Band(self.band_low, self.band_high)

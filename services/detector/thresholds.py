@@ -7,24 +7,35 @@ from __future__ import annotations
 import logging
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
 from roadwatch.errors import InvalidInputError, StackError
+from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.codec import decode
+from roadwatch.kafka.consume import records
+from roadwatch.kafka.produce import send
 from roadwatch.kafka.txloop import dead_letter_output, raw
 from roadwatch.settings import KafkaSettings
 from roadwatch.vision.scoring import Band, BandBook
 from schemas import Thresholds
 
 log = logging.getLogger(__name__)
+SERVICE = "detector"
 
 
 class ThresholdsReader:
-    """Polls `thresholds.v1` without blocking; call `poll()` between batches."""
+    """Applies `thresholds.v1` to a BandBook; `poll()` between batches never blocks."""
 
-    def __init__(self, kafka: KafkaSettings, topic: str, book: BandBook, dead_letters: Producer) -> None:
+    def __init__(
+        self, consumer: Consumer, partitions: list[TopicPartition], book: BandBook, dead_letters: Producer
+    ) -> None:
+        self._consumer, self._partitions = consumer, partitions
         self._book, self._dead_letters = book, dead_letters
-        self._consumer = Consumer(
+
+    @classmethod
+    def start(cls, kafka: KafkaSettings, topic: str, book: BandBook) -> ThresholdsReader:
+        """A reader assigned to every partition of `topic` from the beginning, caught up to its end."""
+        consumer = Consumer(
             kafka.client_config(
                 **{
                     "group.id": "roadwatch-thresholds-reader",
@@ -34,10 +45,12 @@ class ThresholdsReader:
                 }
             )
         )
-        md = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
-        parts = list(md.partitions) if md and md.partitions else []
-        self._partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts]
-        self._consumer.assign(self._partitions)
+        md = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in (md.partitions if md else {})]
+        consumer.assign(partitions)
+        reader = cls(consumer, partitions, book, idempotent_producer(kafka))
+        reader.catch_up()
+        return reader
 
     def catch_up(self, timeout_s: float = 30.0) -> int:
         """Read everything already on the topic (start-up), so the first batch sees every band."""
@@ -52,22 +65,12 @@ class ThresholdsReader:
             applied += self.poll(timeout_s=0.2)
         raise StackError(f"could not read {len(targets)} thresholds partitions to the end in {timeout_s}s")
 
-    def refresh(self) -> None:
-        """Apply whatever updates arrived since the last call (the detector calls it between batches)."""
-        self.poll()
-
     def poll(self, max_records: int = 500, timeout_s: float = 0.0) -> int:
         """Apply up to `max_records` threshold updates; returns how many were applied."""
         applied = 0
-        for msg in self._consumer.consume(max_records, timeout_s):
-            err = msg.error()
-            if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("thresholds consumer error: %s", err)
-                continue
-            source = (msg.key() or b"").decode()
+        for msg in records(self._consumer.consume(max_records, timeout_s), SERVICE):
             if msg.value() is None:
-                self._book.update(source, None)
+                self._book.update((msg.key() or b"").decode(), None)
                 applied += 1
                 continue
             try:
@@ -85,8 +88,8 @@ class ThresholdsReader:
 
     def _dead_letter(self, msg: Message, exc: InvalidInputError) -> None:
         record = raw(msg)
-        out = dead_letter_output(record, "detector", exc)
-        self._dead_letters.produce(out.topic, key=out.key, value=out.value)
+        out = dead_letter_output(record, SERVICE, exc)
+        send(self._dead_letters, out.topic, out.key, out.value)
         if self._dead_letters.flush(10) > 0:
             raise StackError(f"could not write the dead letter for {out.topic} offset {record.offset}")
 

@@ -17,10 +17,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 
 from prometheus_client import Counter, Gauge
+from pydantic import BaseModel, ConfigDict, Field
 
 from roadwatch.errors import BulkheadFullError, CircuitOpenError
 
@@ -30,21 +30,26 @@ STATE = Gauge("roadwatch_breaker_state", "0 closed, 1 open, 2 half-open", ["tier
 TRANSITIONS = Counter("roadwatch_breaker_transitions_total", "Breaker state transitions", ["tier", "to"])
 
 
-class State(Enum):
+class BreakerState(Enum):
     CLOSED = 0
     OPEN = 1
     HALF_OPEN = 2
 
 
-@dataclass(frozen=True)
-class BreakerConfig:
-    window_size: int = 20
-    minimum_calls: int = 10
-    failure_rate_threshold: float = 50.0  # percent
-    slow_call_rate_threshold: float = 100.0  # percent; 100 = only when every call is slow
-    slow_call_duration_s: float = 30.0
-    wait_in_open_s: float = 30.0
-    half_open_calls: int = 3
+class BreakerConfig(BaseModel):
+    """A tier's breaker settings (`ROADWATCH_VLM_BREAKER__WINDOW_SIZE=...`, `[vlm.breaker]`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_size: int = Field(20, ge=1, description="calls in the sliding window")
+    minimum_calls: int = Field(10, ge=1, description="calls before the rates are judged")
+    failure_rate_threshold: float = Field(50.0, gt=0, le=100, description="percent of failed calls")
+    slow_call_rate_threshold: float = Field(
+        100.0, gt=0, le=100, description="percent of slow calls; 100 = only when every call is slow"
+    )
+    slow_call_duration_s: float = Field(20.0, gt=0, description="a call this long counts as slow")
+    wait_in_open_s: float = Field(30.0, ge=0)
+    half_open_calls: int = Field(3, ge=1, description="trial calls admitted when half-open")
 
 
 class CircuitBreaker:
@@ -52,34 +57,34 @@ class CircuitBreaker:
 
     def __init__(self, name: str, config: BreakerConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.name, self.config, self._clock = name, config, clock
-        self.state = State.CLOSED
+        self.state = BreakerState.CLOSED
         self._window: deque[tuple[bool, bool]] = deque(maxlen=config.window_size)  # (failed, slow)
         self._opened_at = 0.0
         self._trials_started = 0
         self._trials: list[tuple[bool, bool]] = []
         STATE.labels(name).set(0)
 
-    def _transition(self, to: State) -> None:
+    def _transition(self, to: BreakerState) -> None:
         log.warning(
             "circuit breaker %s: %s -> %s", self.name, self.state.name, to.name, extra={"tier": self.name}
         )
         self.state = to
         STATE.labels(self.name).set(to.value)
         TRANSITIONS.labels(self.name, to.name.lower()).inc()
-        if to is State.OPEN:
+        if to is BreakerState.OPEN:
             self._opened_at = self._clock()
-        if to is State.HALF_OPEN:
+        if to is BreakerState.HALF_OPEN:
             self._trials_started, self._trials = 0, []
-        if to is State.CLOSED:
+        if to is BreakerState.CLOSED:
             self._window.clear()
 
     def acquire(self) -> None:
         """Permit one call or raise CircuitOpenError."""
-        if self.state is State.OPEN:
+        if self.state is BreakerState.OPEN:
             if self._clock() - self._opened_at < self.config.wait_in_open_s:
                 raise CircuitOpenError(f"{self.name}: circuit open")
-            self._transition(State.HALF_OPEN)
-        if self.state is State.HALF_OPEN:
+            self._transition(BreakerState.HALF_OPEN)
+        if self.state is BreakerState.HALF_OPEN:
             if self._trials_started >= self.config.half_open_calls:
                 raise CircuitOpenError(f"{self.name}: circuit half-open, trial calls in flight")
             self._trials_started += 1
@@ -87,15 +92,15 @@ class CircuitBreaker:
     def record(self, *, failed: bool, duration_s: float) -> None:
         """Report the outcome of a permitted call."""
         outcome = (failed, duration_s >= self.config.slow_call_duration_s)
-        if self.state is State.HALF_OPEN:
+        if self.state is BreakerState.HALF_OPEN:
             self._trials.append(outcome)
             if len(self._trials) >= self.config.half_open_calls:
-                self._transition(State.OPEN if self._tripped(self._trials) else State.CLOSED)
+                self._transition(BreakerState.OPEN if self._tripped(self._trials) else BreakerState.CLOSED)
             return
-        if self.state is State.CLOSED:
+        if self.state is BreakerState.CLOSED:
             self._window.append(outcome)
             if len(self._window) >= self.config.minimum_calls and self._tripped(list(self._window)):
-                self._transition(State.OPEN)
+                self._transition(BreakerState.OPEN)
 
     def _tripped(self, outcomes: list[tuple[bool, bool]]) -> bool:
         n = len(outcomes)

@@ -11,13 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from schemas import EscalationRequest, TierOpinion, Verdict
-from schemas.records import Tier
-
-VlmTier = Literal["fast", "power", "precision"]
-ORDER: tuple[VlmTier, ...] = ("fast", "power", "precision")
+from schemas.records import VLM_TIERS, Tier, VlmTier
 
 
 @dataclass(frozen=True)
@@ -28,18 +24,20 @@ class Ladder:
     above: VlmTier | None
     below: VlmTier | None
     accept: float
-    detector_midpoint: float = 0.3
+    detector_midpoint: float
 
 
 def ladder_for(tier: VlmTier, accept: float, detector_midpoint: float) -> Ladder:
-    """The tier's place in ORDER: escalate to the next one up, fail over to the next one down."""
-    i = ORDER.index(tier)
-    above = ORDER[i + 1] if i + 1 < len(ORDER) else None
-    return Ladder(tier, above, ORDER[i - 1] if i else None, accept, detector_midpoint)
+    """The tier's place in the ladder: escalate to the next one up, fail over to the next one down."""
+    i = VLM_TIERS.index(tier)
+    above = VLM_TIERS[i + 1] if i + 1 < len(VLM_TIERS) else None
+    return Ladder(tier, above, VLM_TIERS[i - 1] if i else None, accept, detector_midpoint)
 
 
 @dataclass(frozen=True)
-class Decision:
+class Route:
+    """Where a tier sends an escalation next: a verdict, or an escalation up or down the ladder."""
+
     verdict: Verdict | None = None
     escalation: EscalationRequest | None = None
 
@@ -81,30 +79,30 @@ def _forward(
     )
 
 
-def decide(ladder: Ladder, req: EscalationRequest, opinion: TierOpinion, now: datetime) -> Decision:
+def decide(ladder: Ladder, req: EscalationRequest, opinion: TierOpinion, now: datetime) -> Route:
     """Next step for `req` after this tier's backend gave `opinion` (answered, unparseable or failed)."""
     opinions = [*req.opinions, opinion]
     reasons = list(req.degraded_reasons)
     if opinion.outcome == "answered" and opinion.roadwork is not None:
         if ladder.above is None or reasons or opinion.confidence >= ladder.accept:
-            return Decision(
+            return Route(
                 verdict=_verdict(
                     req, opinions, opinion.roadwork, opinion.confidence, ladder.tier, reasons, now
                 )
             )
-        return Decision(escalation=_forward(req, ladder.above, opinions, reasons, now))
+        return Route(escalation=_forward(req, ladder.above, opinions, reasons, now))
     if opinion.outcome == "unparseable" and ladder.above is not None and not reasons:
-        return Decision(escalation=_forward(req, ladder.above, opinions, reasons, now))
+        return Route(escalation=_forward(req, ladder.above, opinions, reasons, now))
     return fail_over(ladder, req, opinions, f"{ladder.tier}: {opinion.error or opinion.outcome}", now)
 
 
 def fail_over(
     ladder: Ladder, req: EscalationRequest, opinions: list[TierOpinion], reason: str, now: datetime
-) -> Decision:
+) -> Route:
     """Send the work one tier down, or decide from the detector's score below `fast`."""
     reasons = [*req.degraded_reasons, reason]
     if ladder.below is not None:
-        return Decision(escalation=_forward(req, ladder.below, opinions, reasons, now))
+        return Route(escalation=_forward(req, ladder.below, opinions, reasons, now))
     roadwork = req.detector_score >= ladder.detector_midpoint
     confidence = req.detector_score if roadwork else 1.0 - req.detector_score
-    return Decision(verdict=_verdict(req, opinions, roadwork, confidence, "detector", reasons, now))
+    return Route(verdict=_verdict(req, opinions, roadwork, confidence, "detector", reasons, now))

@@ -19,15 +19,16 @@ from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.txloop import Output, dead_letter_output
 from roadwatch.logs import ctx
 from schemas import EscalationRequest, TierOpinion
-from schemas.records import utcnow
+from schemas.records import OpinionOutcome, utcnow
 from services.vlm_tier.backends.base import Backend
 from services.vlm_tier.breaker import Bulkhead, CircuitBreaker
-from services.vlm_tier.core import Decision, decide, fail_over
+from services.vlm_tier.core import Route, decide, fail_over
 from services.vlm_tier.parsing import Answer, Unparseable
 from services.vlm_tier.settings import TierSettings
 
 log = logging.getLogger(__name__)
-Outcome = Literal["answered", "unparseable", "failed", "skipped"]
+# What became of a call: the opinion's outcome, or refused by the breaker or the bulkhead (no opinion)
+Outcome = OpinionOutcome | Literal["refused"]
 
 OUTCOMES = Counter("roadwatch_vlm_outcomes_total", "Tier outcomes", ["tier", "outcome"])
 ROUTED = Counter("roadwatch_vlm_routed_total", "Where a tier sent its work", ["tier", "to"])
@@ -70,11 +71,10 @@ class TierPipeline:
                 )
             image = load_bytes(req.image_uri, req.image_b64, req.image_sha256, self._policy)
         except InvalidInputError as exc:
-            return [self._dead(record, exc)]
-        decision = await self._consult(req, image)
-        return self._route(decision, record)
+            return [dead_letter_output(record, self.service, exc)]
+        return self._route(await self._consult(req, image))
 
-    async def _consult(self, req: EscalationRequest, image: bytes) -> Decision:
+    async def _consult(self, req: EscalationRequest, image: bytes) -> Route:
         now = utcnow()
         try:
             async with self._bulkhead:
@@ -92,7 +92,7 @@ class TierPipeline:
                     )
                 self.breaker.record(failed=False, duration_s=time.perf_counter() - started)
         except (CircuitOpenError, BulkheadFullError) as exc:
-            OUTCOMES.labels(self.settings.tier, "refused").inc()
+            self._count("refused")
             return fail_over(self.ladder, req, list(req.opinions), str(exc), now)
         if isinstance(answer, Answer):
             opinion = self._opinion(
@@ -106,9 +106,12 @@ class TierPipeline:
             opinion = self._opinion("unparseable", started, error=f"{answer.reason}: {answer.raw[:200]}")
         return self._decide(req, opinion, now)
 
-    def _decide(self, req: EscalationRequest, opinion: TierOpinion, now: datetime) -> Decision:
-        OUTCOMES.labels(self.settings.tier, opinion.outcome).inc()
+    def _decide(self, req: EscalationRequest, opinion: TierOpinion, now: datetime) -> Route:
+        self._count(opinion.outcome)
         return decide(self.ladder, req, opinion, now)
+
+    def _count(self, outcome: Outcome) -> None:
+        OUTCOMES.labels(self.settings.tier, outcome).inc()
 
     async def _ask_with_retries(self, req: EscalationRequest, image: bytes) -> Answer | Unparseable:
         attempt = 0
@@ -132,7 +135,7 @@ class TierPipeline:
 
     def _opinion(
         self,
-        outcome: Outcome,
+        outcome: OpinionOutcome,
         started: float,
         *,
         roadwork: bool | None = None,
@@ -153,19 +156,16 @@ class TierPipeline:
             error=error,
         )
 
-    def _route(self, decision: Decision, record: RawRecord) -> list[Output]:
-        if decision.verdict is not None:
-            v = decision.verdict
+    def _route(self, route: Route) -> list[Output]:
+        if route.verdict is not None:
+            v = route.verdict
             ROUTED.labels(self.settings.tier, "verdict-degraded" if v.degraded else "verdict").inc()
             return [Output(self.settings.verdicts_topic, v.source_id.encode(), encode(v))]
-        if decision.escalation is None:
+        if route.escalation is None:
             raise AssertionError("a decision carries a verdict or an escalation")
-        e = decision.escalation
+        e = route.escalation
         ROUTED.labels(self.settings.tier, e.target_tier).inc()
         return [Output(self.settings.topic(e.target_tier), e.source_id.encode(), encode(e))]
-
-    def _dead(self, record: RawRecord, exc: InvalidInputError) -> Output:
-        return dead_letter_output(record, self.service, exc)
 
     def close(self) -> None:
         self._loop.run_until_complete(self.backend.close())

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 
-from roadwatch.kafka.clients import consumer, transactional_producer
+from roadwatch.kafka.clients import consumer, member_id, transactional_producer
 from roadwatch.kafka.txloop import TransactionalLoop
-from roadwatch.serving import Health, serve
+from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
+from schemas.records import VlmTier
 from services.vlm_tier.backends.base import Backend
 from services.vlm_tier.breaker import CircuitBreaker
 from services.vlm_tier.pipeline import TierPipeline
-from services.vlm_tier.settings import TierSettings
+from services.vlm_tier.settings import TierSettings, tier_settings
 
 log = logging.getLogger(__name__)
 
@@ -36,39 +37,40 @@ def build_backend(settings: TierSettings) -> Backend:
 
 
 def build_pipeline(settings: TierSettings) -> TierPipeline:
-    return TierPipeline(settings, build_backend(settings), CircuitBreaker(settings.tier, settings.breaker()))
+    return TierPipeline(settings, build_backend(settings), CircuitBreaker(settings.tier, settings.breaker))
 
 
 def run(settings: TierSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
     """Warm the backend up, then consume `escalations.<tier>.v1` until `stop` is set."""
     service = f"vlm-{settings.tier}"
-    health = Health(service)
-    server = serve(health, settings.metrics_port)
-    pipeline = build_pipeline(settings)
-    pipeline.warm_up()
-    log.info(
-        "tier %s warmed up: backend %s, model %s",
-        settings.tier,
-        settings.backend,
-        pipeline.backend.model,
-        extra={"service": service, "tier": settings.tier},
-    )
-    loop = TransactionalLoop(
-        service=service,
-        consumer=consumer(
-            kafka, settings.group, **{"group.instance.id": f"{settings.group}-{settings.instance_id}"}
-        ),
-        producer=transactional_producer(kafka, f"{settings.group}-{settings.instance_id}"),
-        topics=[settings.topic(settings.tier)],
-        processor=pipeline,
-        batch_size=settings.batch_size,
-        batch_timeout_s=settings.batch_timeout_ms / 1000,
-        on_assigned=health.set_ready,
-    )
-    try:
-        loop.run(stop)
-    finally:
-        health.set_ready(False)
-        pipeline.close()
-        if server is not None:
-            server.shutdown()
+    with serving(service, settings.metrics_port) as health:
+        pipeline = build_pipeline(settings)
+        pipeline.warm_up()
+        log.info(
+            "tier %s warmed up: backend %s, model %s",
+            settings.tier,
+            settings.backend,
+            pipeline.backend.model,
+            extra={"service": service, "tier": settings.tier},
+        )
+        member = member_id(settings.group, settings.instance_id)
+        loop = TransactionalLoop(
+            service=service,
+            consumer=consumer(kafka, settings.group, **{"group.instance.id": member}),
+            producer=transactional_producer(kafka, member),
+            topics=[settings.topic(settings.tier)],
+            processor=pipeline,
+            batch_size=settings.batch_size,
+            batch_timeout_s=settings.batch_timeout_ms / 1000,
+            on_assigned=health.set_ready,
+        )
+        try:
+            loop.run(stop)
+        finally:
+            pipeline.close()
+
+
+def main(tier: VlmTier) -> None:
+    """`python -m services.vlm_tier --tier T` and `roadwatch run vlm --tier T`."""
+    settings, kafka = tier_settings(tier), KafkaSettings()
+    run_until_signalled(lambda stop: run(settings, kafka, stop))

@@ -10,9 +10,11 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 
 from roadwatch.images.access import ImageAccess
 from roadwatch.kafka.topics import VERDICTS, escalations
-from roadwatch.settings import ComponentSettings, toml_section
+from roadwatch.settings import METRICS_PORTS, MODELS_DIR, ComponentSettings, toml_section
+from roadwatch.vision.scoring import DETECTION_ONLY_MIDPOINT
+from schemas.records import VlmTier
 from services.vlm_tier.breaker import BreakerConfig
-from services.vlm_tier.core import Ladder, VlmTier, ladder_for
+from services.vlm_tier.core import Ladder, ladder_for
 
 DEFAULT_ACCEPT = {"fast": 0.7, "power": 0.65, "precision": 0.0}
 
@@ -21,7 +23,9 @@ class TierSettings(ComponentSettings, ImageAccess):
     """One tier's backend, thresholds, resilience and topics."""
 
     section: ClassVar[str] = "vlm"
-    model_config = SettingsConfigDict(env_prefix="ROADWATCH_VLM_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="ROADWATCH_VLM_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
 
     tier: VlmTier = "fast"
     backend: Literal["openai", "local"] = "local"
@@ -36,22 +40,21 @@ class TierSettings(ComponentSettings, ImageAccess):
     retry_base_s: float = Field(0.2, ge=0)
     max_in_flight: int = Field(32, ge=1)
     bulkhead_wait_s: float = Field(60.0, ge=0)
-    breaker_window: int = Field(20, ge=1)
-    breaker_min_calls: int = Field(10, ge=1)
-    breaker_failure_rate: float = Field(50.0, gt=0, le=100)
-    breaker_slow_rate: float = Field(100.0, gt=0, le=100)
-    breaker_slow_s: float = Field(20.0, gt=0)
-    breaker_wait_s: float = Field(30.0, ge=0)
-    breaker_half_open_calls: int = Field(3, ge=1)
-    detector_midpoint: float = Field(0.3, ge=0, le=1)
-    models_dir: Path = Path("../shared/models")
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    detector_midpoint: float = Field(
+        DETECTION_ONLY_MIDPOINT,
+        ge=0,
+        le=1,
+        description="detection-only answer below fast: roadwork at or above",
+    )
+    models_dir: Path = MODELS_DIR
     topic_prefix: str = ""
     verdicts_topic: str = VERDICTS
     group_id: str | None = None
     instance_id: str = "0"
     batch_size: int = Field(256, ge=1)  # one transaction; ~8 rounds of max_in_flight keeps the tail small
     batch_timeout_ms: int = Field(200, ge=1)
-    metrics_port: int = Field(9102, ge=0, le=65535)
+    metrics_port: int = Field(METRICS_PORTS["vlm-fast"], ge=0, le=65535)
 
     def topic(self, tier: VlmTier) -> str:
         return self.topic_prefix + escalations(tier)
@@ -64,17 +67,6 @@ class TierSettings(ComponentSettings, ImageAccess):
         accept = self.accept if self.accept is not None else DEFAULT_ACCEPT[self.tier]
         return ladder_for(self.tier, accept, self.detector_midpoint)
 
-    def breaker(self) -> BreakerConfig:
-        return BreakerConfig(
-            self.breaker_window,
-            self.breaker_min_calls,
-            self.breaker_failure_rate,
-            self.breaker_slow_rate,
-            self.breaker_slow_s,
-            self.breaker_wait_s,
-            self.breaker_half_open_calls,
-        )
-
 
 def tier_settings(tier: VlmTier, **overrides: Any) -> TierSettings:
     """Settings for `tier`. Precedence: `overrides` > `ROADWATCH_VLM_<TIER>_*` > `ROADWATCH_VLM_*` >
@@ -83,8 +75,13 @@ def tier_settings(tier: VlmTier, **overrides: Any) -> TierSettings:
     class PerTier(TierSettings):
         section: ClassVar[str] = f"vlm.{tier}"
         model_config = SettingsConfigDict(
-            env_prefix=f"ROADWATCH_VLM_{tier.upper()}_", frozen=True, extra="forbid"
+            env_prefix=f"ROADWATCH_VLM_{tier.upper()}_",
+            env_nested_delimiter="__",
+            frozen=True,
+            extra="forbid",
         )
+
+        metrics_port: int = Field(METRICS_PORTS[f"vlm-{tier}"], ge=0, le=65535)
 
         @classmethod
         def settings_customise_sources(
@@ -98,7 +95,7 @@ def tier_settings(tier: VlmTier, **overrides: Any) -> TierSettings:
             return (
                 init_settings,
                 env_settings,
-                EnvSettingsSource(settings_cls, env_prefix="ROADWATCH_VLM_"),
+                EnvSettingsSource(settings_cls, env_prefix="ROADWATCH_VLM_", env_nested_delimiter="__"),
                 toml_section(settings_cls, f"vlm.{tier}"),
                 toml_section(settings_cls, "vlm"),
             )

@@ -12,7 +12,7 @@ import pytest
 from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.topics import TopicSpec
 from roadwatch.settings import KafkaSettings
-from roadwatch.vision.scoring import Band, BandBook
+from roadwatch.vision.scoring import DEFAULT_BAND, Band, BandBook
 from schemas import DeadLetter, SourceState, Thresholds
 from services.detector.thresholds import ThresholdsReader
 from tests.factories import verdict
@@ -72,6 +72,7 @@ def test_scripted_sources_give_alerts_and_bands(
         "ROADWATCH_FLINK_CHECKPOINT_MS": "2000",
         "ROADWATCH_FLINK_EMIT_EVERY": "5",
         "ROADWATCH_FLINK_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+        "ROADWATCH_FLINK_METRICS_PORT": "0",
     }
     with (tmp_path / "flink.log").open("wb") as log:
         job = subprocess.Popen(
@@ -134,9 +135,7 @@ def test_scripted_sources_give_alerts_and_bands(
     assert bands and {b.source_id for b in bands} == {"cam-disagree"}
     assert all(0.05 <= b.low < 0.15 and 0.45 < b.high <= 0.8 for b in bands)  # widened, within bounds
 
-    book = BandBook(Band(0.15, 0.45))
-    reader = ThresholdsReader(kafka, t["thresholds"], book, producer)
-    reader.catch_up()
-    reader.close()
+    book = BandBook(DEFAULT_BAND)
+    ThresholdsReader.start(kafka, t["thresholds"], book).close()  # caught up to the end on start
     assert book.for_source("cam-disagree") == Band(bands[-1].low, bands[-1].high)
-    assert book.for_source("cam-on") == Band(0.15, 0.45)
+    assert book.for_source("cam-on") == DEFAULT_BAND

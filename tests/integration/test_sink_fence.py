@@ -14,7 +14,8 @@ from apps.bench.sink import verdicts_only
 from roadwatch.iceberg.catalog import open_catalog
 from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.settings import KafkaSettings
-from services.sink.service import Sink, build
+from services.sink.pipeline import Sink
+from services.sink.service import build
 from tests.factories import verdict
 from tests.helpers import wait_for
 
@@ -59,7 +60,7 @@ def test_the_sink_that_loses_the_race_is_fenced_and_resumes_after_the_winner(
     topic = topic_factory("fence")
     producer = producer_factory()
     catalog = CatalogSettings(warehouse=str(tmp_path / "warehouse"))
-    caplog.set_level(logging.WARNING, logger="services.sink.service")
+    caplog.set_level(logging.WARNING, logger="services.sink.pipeline")
     expected = _send(producer, topic, range(60))
     loser, winner = _sink(kafka, catalog, topic, "a"), _sink(kafka, catalog, topic, "b")
     try:

@@ -14,12 +14,12 @@ from roadwatch.producer.api import produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 from schemas import Verdict
+from schemas.records import VLM_TIERS
 from tests.helpers import read_committed, wait_for
 from tests.integration.test_detector import detector_env
 from tests.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
-TIERS = ("fast", "power", "precision")
 
 
 def test_escalations_climb_the_ladder_exactly_once(
@@ -29,7 +29,7 @@ def test_escalations_climb_the_ladder_exactly_once(
     topics = {n: topic_factory(n) for n in ("images", "detections", "verdicts")}
     topics["thresholds"] = topic_factory("thresholds", config={"cleanup.policy": "compact"})
     topics["escalations"] = prefix + escalations("fast")
-    ladder_topics = [prefix + escalations(t) for t in TIERS]
+    ladder_topics = [prefix + escalations(t) for t in VLM_TIERS]
     ensure_topics(
         kafka.client_config(),
         [TopicSpec(n, 3) for n in [*ladder_topics, *map(dlq, ladder_topics), dlq(topics["images"])]],
@@ -59,7 +59,7 @@ def test_escalations_climb_the_ladder_exactly_once(
         }
         return ServiceProcess("services.vlm_tier", env, tmp_path / f"{name}.log", ["--tier", name])
 
-    procs = {"detector": detector.start(), **{t: tier(t).start() for t in TIERS}}
+    procs = {"detector": detector.start(), **{t: tier(t).start() for t in VLM_TIERS}}
 
     def verdicts() -> list[Verdict]:
         return [

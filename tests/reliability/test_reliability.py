@@ -25,6 +25,7 @@ import pytest
 from roadwatch.producer.inputs import local_paths
 from roadwatch.serving import STUCK_EXIT_CODE
 from roadwatch.settings import KafkaSettings
+from schemas.records import VLM_TIERS
 from tests.conftest import Broker
 from tests.helpers import wait_for
 from tests.pipeline import FLINK_PY, SERVICES, Pipeline
@@ -189,10 +190,10 @@ def test_vlm_outage_and_recovery(kafka: KafkaSettings, shared_dir: Path, tmp_pat
     fast_breaker = {
         "ROADWATCH_VLM_RETRIES": "0",
         "ROADWATCH_VLM_TIMEOUT_S": "2",
-        "ROADWATCH_VLM_BREAKER_WINDOW": "10",
-        "ROADWATCH_VLM_BREAKER_MIN_CALLS": "5",
-        "ROADWATCH_VLM_BREAKER_WAIT_S": "3",
-        "ROADWATCH_VLM_BREAKER_HALF_OPEN_CALLS": "1",
+        "ROADWATCH_VLM_BREAKER__WINDOW_SIZE": "10",
+        "ROADWATCH_VLM_BREAKER__MINIMUM_CALLS": "5",
+        "ROADWATCH_VLM_BREAKER__WAIT_IN_OPEN_S": "3",
+        "ROADWATCH_VLM_BREAKER__HALF_OPEN_CALLS": "1",
     }
     # every image escalates (band 0..1) and climbs to precision while all endpoints answer
     pipeline = Pipeline(kafka, shared_dir, tmp_path, detector_band=(0.0, 1.0), tier_env=CLIMB | fast_breaker)
@@ -229,9 +230,9 @@ def test_vlm_outage_and_recovery(kafka: KafkaSettings, shared_dir: Path, tmp_pat
         assert all(str(r["degraded_reason"]).startswith("fast:") for r in all_down)
         assert opened(pipeline, "fast") >= 1
 
-        for tier in ("fast", "power", "precision"):
+        for tier in VLM_TIERS:
             pipeline.serve_vlm(tier)  # back, on the same ports
-        time.sleep(4)  # past breaker_wait_s: the next calls are half-open probes
+        time.sleep(4)  # past the breaker's wait_in_open_s: the next calls are half-open probes
         phase(10)  # a probe closes each breaker (calls beside the probe still fail over)
         wait_for(
             lambda: all(breaker(pipeline, t) == 0 for t in ("fast", "precision")), 60, "breakers to close"

@@ -1,9 +1,12 @@
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import jsonschema
 import pytest
 from pydantic import ValidationError
+from pyiceberg.schema import Schema
+from pyiceberg.types import IcebergType, ListType, MapType, StructType
 
 from schemas import RECORD_TYPES, DeadLetter, ImageEvent, Verdict
 from schemas.export import JSON_DIR, json_schema
@@ -11,6 +14,7 @@ from schemas.tables import TABLES, table_def
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SHA = "a" * 64
+FIELD_IDS = Path(__file__).with_name("schema_field_ids.json")
 
 
 def sample_records() -> list[object]:
@@ -94,4 +98,54 @@ def test_tables_are_declared_with_day_partitions_and_kafka_coordinates(name: str
     names = {f.name for f in d.schema.fields}
     assert {"event_id", "source_id", "captured_at", "kafka_topic", "kafka_partition", "kafka_offset"} <= names
     assert [f.transform.__class__.__name__ for f in d.partition_spec.fields] == ["DayTransform"]
-    assert table_def(name).schema == d.schema  # field ids are stable
+
+
+def field_ids(schema: Schema) -> dict[str, int]:
+    """Every column path of `schema` (a list's element is `<list>.element`) and its field id, in order."""
+    out: dict[str, int] = {}
+
+    def walk(prefix: str, typ: IcebergType) -> None:
+        if isinstance(typ, StructType):
+            for f in typ.fields:
+                out[prefix + f.name] = f.field_id
+                walk(f"{prefix}{f.name}.", f.field_type)
+        elif isinstance(typ, ListType):
+            out[prefix + "element"] = typ.element_id
+            walk(prefix + "element.", typ.element_type)
+        elif isinstance(typ, MapType):
+            out[prefix + "key"], out[prefix + "value"] = typ.key_id, typ.value_id
+            walk(prefix + "key.", typ.key_type)
+            walk(prefix + "value.", typ.value_type)
+
+    walk("", schema.as_struct())
+    return out
+
+
+def test_field_ids_are_the_recorded_ones() -> None:
+    """Iceberg and the Parquet files already written identify columns by field id, so the ids the
+    declaration in `schemas/tables.py` produces must never change: they are recorded in
+    `tests/unit/schema_field_ids.json` (table -> {column path: field id}).
+
+    When a column is added on purpose (appended at the end of its table's list, as `schemas/tables.py`
+    requires), regenerate the record with `.venv/bin/python -m tests.unit.test_schemas` and check that
+    `git diff tests/unit/schema_field_ids.json` only adds lines: a changed id on an existing line means a
+    column was inserted or moved, which would make old files misread.
+    """
+    recorded = json.loads(FIELD_IDS.read_text())
+    assert list(recorded) == list(TABLES)
+    for name in TABLES:
+        assert field_ids(table_def(name).schema) == recorded[name], f"field ids of {name} changed"
+
+
+def test_partition_and_sort_fields_point_at_the_recorded_columns() -> None:
+    recorded = json.loads(FIELD_IDS.read_text())
+    for name in TABLES:
+        d = table_def(name)
+        assert [f.source_id for f in d.partition_spec.fields] == [recorded[name]["captured_at"]]
+        assert [f.source_id for f in d.sort_order.fields] == [recorded[name]["source_id"]]
+
+
+if __name__ == "__main__":  # regenerate the record (see `test_field_ids_are_the_recorded_ones`)
+    record = {name: field_ids(table_def(name).schema) for name in TABLES}
+    FIELD_IDS.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {FIELD_IDS}")

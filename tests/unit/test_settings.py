@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from roadwatch.errors import ConfigError
 from roadwatch.kafka.topics import THRESHOLDS, all_topics, dlq, escalations
-from roadwatch.settings import KafkaSettings, kafka_settings_from_env
+from roadwatch.settings import KafkaSettings
 from roadwatch.stack.broker import server_properties
 from roadwatch.stack.settings import StackSettings
 
@@ -26,7 +26,7 @@ def test_env_prefix_and_secret_passthrough(monkeypatch: pytest.MonkeyPatch) -> N
 def test_conventional_bootstrap_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ROADWATCH_KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "elsewhere:9092")
-    assert kafka_settings_from_env().bootstrap_servers == "elsewhere:9092"
+    assert KafkaSettings().bootstrap_servers == "elsewhere:9092"
 
 
 def test_config_file_section_and_env_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,3 +65,10 @@ def test_topics_are_versioned_and_thresholds_compacted() -> None:
     assert all(s.partitions == 4 for s in specs.values())
     with pytest.raises(ValueError):
         escalations("turbo")
+
+
+def test_prefixed_bootstrap_wins_over_conventional(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROADWATCH_KAFKA_BOOTSTRAP_SERVERS", "ours:9092")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "elsewhere:9092")
+    assert KafkaSettings().bootstrap_servers == "ours:9092"
+    assert KafkaSettings(bootstrap_servers="given:1").bootstrap_servers == "given:1"

@@ -1,6 +1,5 @@
 """docker-compose.yml checked against the code: images, commands, settings names and values, health checks."""
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ PREFIXES = {
     "ROADWATCH_CATALOG_": CatalogSettings,
     "ROADWATCH_VLM_": TierSettings,
 }
-FLINK_EXTRA = {"EMIT_EVERY", "MIN_EVIDENCE", "LATENESS_S"}
 
 
 def roadwatch_services() -> list[str]:
@@ -77,7 +75,7 @@ def test_settings_names_and_values_are_real(name: str, monkeypatch: pytest.Monke
 
 
 def test_flink_settings_names_are_real() -> None:
-    names = {f.name.upper() for f in dataclasses.fields(FlinkSettings)} | FLINK_EXTRA
+    names = {name.upper() for name in FlinkSettings.model_fields}
     env = SERVICES["flink-job"]["environment"]
     assert all(k.removeprefix("ROADWATCH_FLINK_") in names for k in env if k.startswith("ROADWATCH_FLINK_"))
 

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from flink_jobs.checkpoints import latest_checkpoint, prune
 
@@ -35,12 +36,44 @@ def test_prune_keeps_only_the_job_of_the_restored_checkpoint(tmp_path: Path) -> 
     assert prune(tmp_path / "missing", None) == []
 
 
-def test_python_workers_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_flink_settings_are_strict(monkeypatch: pytest.MonkeyPatch) -> None:
     from flink_jobs.settings import LAYOUT, FlinkSettings
 
     monkeypatch.setenv("ROADWATCH_FLINK_PYTHON_WORKERS", "thread")
-    with pytest.raises(ValueError, match="process or loopback"):
+    with pytest.raises(ValidationError, match="'process' or 'loopback'"):
         FlinkSettings()
+    monkeypatch.setenv("ROADWATCH_FLINK_PYTHON_WORKERS", "loopback")
+    monkeypatch.setenv("ROADWATCH_FLINK_RESTORE", "ture")  # a typo is an error, not False
+    with pytest.raises(ValidationError, match="restore"):
+        FlinkSettings()
+    monkeypatch.setenv("ROADWATCH_FLINK_RESTORE", "false")
+    assert FlinkSettings().restore is False
     monkeypatch.setenv("ROADWATCH_FLINK_PYTHON_WORKERS", "loopback")
     monkeypatch.setenv("ROADWATCH_FLINK_CHECKPOINT_DIR", "/data/chk")
     assert FlinkSettings().checkpoints == Path("/data/chk") / f"layout-{LAYOUT}"
+
+
+def test_the_job_reaches_kafka_with_the_services_settings() -> None:
+    from pydantic import SecretStr
+
+    from flink_jobs.settings import java_client_properties
+    from roadwatch.settings import KafkaSettings
+
+    kafka = KafkaSettings(
+        bootstrap_servers="b:9093",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_username="flink",
+        sasl_password=SecretStr("pw"),
+    )
+    assert java_client_properties(kafka) == {
+        "bootstrap.servers": "b:9093",
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.jaas.config": "org.apache.flink.kafka.shaded.org.apache.kafka.common.security.plain."
+        'PlainLoginModule required username="flink" password="pw";',
+    }
+    assert java_client_properties(KafkaSettings(bootstrap_servers="b:1")) == {
+        "bootstrap.servers": "b:1",
+        "security.protocol": "PLAINTEXT",
+    }

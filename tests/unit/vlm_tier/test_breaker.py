@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from roadwatch.errors import BulkheadFullError, CircuitOpenError
-from services.vlm_tier.breaker import BreakerConfig, Bulkhead, CircuitBreaker, State
+from services.vlm_tier.breaker import BreakerConfig, BreakerState, Bulkhead, CircuitBreaker
 
 
 class Clock:
@@ -39,18 +39,18 @@ def test_stays_closed_below_minimum_calls_and_below_the_rate() -> None:
     b = breaker(Clock())
     for _ in range(3):
         call(b, failed=True)
-    assert b.state is State.CLOSED  # 3 < minimum_calls
+    assert b.state is BreakerState.CLOSED  # 3 < minimum_calls
     b2 = breaker(Clock())
     for failed in (True, False, False, False, True, False, False):
         call(b2, failed)
-    assert b2.state is State.CLOSED  # 2/7 < 50 %
+    assert b2.state is BreakerState.CLOSED  # 2/7 < 50 %
 
 
 def test_opens_at_the_failure_rate_and_refuses_calls() -> None:
     b = breaker(Clock())
     for failed in (False, True, False, True):
         call(b, failed)
-    assert b.state is State.OPEN  # 2/4 = 50 %
+    assert b.state is BreakerState.OPEN  # 2/4 = 50 %
     with pytest.raises(CircuitOpenError):
         b.acquire()
 
@@ -59,7 +59,7 @@ def test_slow_calls_open_it_too() -> None:
     b = breaker(Clock(), slow_call_rate_threshold=75.0)
     for _ in range(4):
         call(b, failed=False, duration=2.0)
-    assert b.state is State.OPEN
+    assert b.state is BreakerState.OPEN
 
 
 def test_half_open_admits_a_fixed_number_of_trials_then_closes() -> None:
@@ -69,16 +69,16 @@ def test_half_open_admits_a_fixed_number_of_trials_then_closes() -> None:
         call(b, failed=True)
     clock.t = 31.0
     b.acquire()
-    assert b.state is State.HALF_OPEN
+    assert b.state is BreakerState.HALF_OPEN
     b.acquire()
     with pytest.raises(CircuitOpenError):
         b.acquire()  # only 2 trial calls
     b.record(failed=False, duration_s=0.1)
-    assert b.state is State.HALF_OPEN
+    assert b.state is BreakerState.HALF_OPEN
     b.record(failed=False, duration_s=0.1)
-    assert b.state is State.CLOSED
+    assert b.state is BreakerState.CLOSED
     call(b, failed=True)
-    assert b.state is State.CLOSED  # the window was reset
+    assert b.state is BreakerState.CLOSED  # the window was reset
 
 
 def test_failed_trials_reopen_and_wait_again() -> None:
@@ -89,7 +89,7 @@ def test_failed_trials_reopen_and_wait_again() -> None:
     clock.t = 31.0
     call(b, failed=True)
     call(b, failed=False)
-    assert b.state is State.OPEN
+    assert b.state is BreakerState.OPEN
     clock.t = 40.0
     with pytest.raises(CircuitOpenError):
         b.acquire()

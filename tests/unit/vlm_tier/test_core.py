@@ -1,12 +1,13 @@
 from datetime import UTC, datetime
 
+from roadwatch.vision.scoring import DETECTION_ONLY_MIDPOINT
 from schemas import EscalationRequest, TierOpinion
 from services.vlm_tier.core import Ladder, decide, fail_over
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
-FAST = Ladder("fast", "power", None, accept=0.7)
-POWER = Ladder("power", "precision", "fast", accept=0.65)
-PRECISION = Ladder("precision", None, "power", accept=0.0)
+FAST = Ladder("fast", "power", None, accept=0.7, detector_midpoint=DETECTION_ONLY_MIDPOINT)
+POWER = Ladder("power", "precision", "fast", accept=0.65, detector_midpoint=DETECTION_ONLY_MIDPOINT)
+PRECISION = Ladder("precision", None, "power", accept=0.0, detector_midpoint=DETECTION_ONLY_MIDPOINT)
 
 
 def req(target: str = "fast", score: float = 0.35, reasons: list[str] | None = None) -> EscalationRequest:

@@ -1,4 +1,4 @@
-"""The `openai` backend through the official client against a real (small) OpenAI-compatible server."""
+"""The `openai` backend (plain httpx) against a real (small) OpenAI-compatible server."""
 
 import base64
 import hashlib
@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps.testing.openai_server import OpenAICompatibleServer
+from apps.testing.openai_server import OpenAICompatibleServer, Script
 from roadwatch.kafka.deadletter import RawRecord
 from schemas import EscalationRequest, Verdict
-from services.vlm_tier.breaker import State
+from services.vlm_tier.breaker import BreakerConfig, BreakerState
+from services.vlm_tier.parsing import Unparseable, parse_answer
 from services.vlm_tier.pipeline import TierPipeline
 from services.vlm_tier.service import build_pipeline
 from services.vlm_tier.settings import tier_settings
@@ -62,10 +63,7 @@ def pipeline_for(base_url: str, **kw: object) -> TierPipeline:
         timeout_s=0.5,
         retries=1,
         retry_base_s=0.01,
-        breaker_window=4,
-        breaker_min_calls=4,
-        breaker_wait_s=0.3,
-        breaker_half_open_calls=2,
+        breaker=BreakerConfig(window_size=4, minimum_calls=4, wait_in_open_s=0.3, half_open_calls=2),
         max_in_flight=4,
         **kw,
     )
@@ -104,14 +102,23 @@ def test_low_confidence_escalates_to_precision(server) -> None:
     assert topic == "escalations.precision.v1" and esc.opinions[-1].confidence == 0.5
 
 
-@pytest.mark.parametrize("mode", ["malformed", "truncated", "offschema"])
-def test_bad_answers_are_unparseable_and_escalate(server, mode: str) -> None:
+def test_the_truncated_reply_is_cut_inside_a_number_and_cannot_be_repaired() -> None:
+    text = Script(mode="truncated").content()
+    assert text == '{"roadwork": true, "confidence": 0.'  # half of the ok answer
+    assert parse_answer(text) == Unparseable("no_json_object", text)
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [("malformed", "no_json_object"), ("truncated", "no_json_object"), ("offschema", "no_roadwork_field")],
+)
+def test_bad_answers_are_unparseable_and_escalate(server, mode: str, reason: str) -> None:
     server.script.mode = mode  # type: ignore[assignment]
+    sent = server.script.content()
     [(topic, esc)] = run(pipeline_for(server.base_url), request(1))
-    if mode == "truncated":  # half an object is repaired: roadwork=true survives, confidence may not
-        assert esc.opinions[-1].outcome in ("answered", "unparseable")
-    else:
-        assert topic == "escalations.precision.v1" and esc.opinions[-1].outcome == "unparseable"
+    assert topic == "escalations.precision.v1" and esc.degraded_reasons == []
+    op = esc.opinions[-1]
+    assert (op.tier, op.outcome, op.roadwork, op.error) == ("power", "unparseable", None, f"{reason}: {sent}")
 
 
 def test_slow_answers_time_out_and_fail_over_down(server) -> None:
@@ -141,7 +148,7 @@ def test_breaker_opens_fails_over_half_opens_and_closes_after_recovery(server) -
     p = pipeline_for(server.base_url)
     server.script.mode = "error500"
     out = run(p, *(request(i) for i in range(4)))
-    assert p.breaker.state is State.OPEN
+    assert p.breaker.state is BreakerState.OPEN
     assert all(topic == "escalations.fast.v1" for topic, _ in out)
     calls = server.script.requests
     out = run(p, *(request(i) for i in range(4, 8)))  # refused without a call while open
@@ -151,4 +158,4 @@ def test_breaker_opens_fails_over_half_opens_and_closes_after_recovery(server) -
     time.sleep(0.35)
     out = run(p, request(8), request(9))  # the two half-open trial calls succeed
     assert [t for t, _ in out] == ["verdicts.v1", "verdicts.v1"]
-    assert p.breaker.state is State.CLOSED
+    assert p.breaker.state is BreakerState.CLOSED

@@ -1,0 +1,31 @@
+"""Query settings (`ROADWATCH_QUERY_*`) and the time-window option every reader shares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from roadwatch.errors import ConfigError
+from roadwatch.settings import ComponentSettings
+
+
+class QuerySettings(ComponentSettings):
+    section: ClassVar[str] = "query"
+    model_config = SettingsConfigDict(env_prefix="ROADWATCH_QUERY_", frozen=True, extra="forbid")
+
+    cost_per_call: dict[str, float] = Field(default_factory=lambda: {"local": 0.0, "openai": 0.002})
+
+
+def parse_since(value: str) -> datetime:
+    """`2026-11-27`, an ISO timestamp, or a relative `30m` / `6h` / `7d`."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[-1:] in units and value[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"--since {value!r}: expected ISO date/time or 30m / 6h / 7d") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
