@@ -11,11 +11,11 @@ demo: setup ## Set up, then run the one-command demo on the embedded stack
 	$(VENV)/roadwatch demo
 
 test: setup ## Set up, then run the default test suite (unit + integration, not slow; no torch)
-	$(VENV)/pytest -m "not slow and not ultralytics" -q
+	$(VENV)/pytest -m "not slow and not ultralytics and not rfdetr" -q
 
-test-engines: ## Set up with the [ultralytics] extra (torch, once; uv caches it), then the Ultralytics engine tests
-	ROADWATCH_WITH_ULTRALYTICS=1 ROADWATCH_SKIP_FLINK=1 ./scripts/setup.sh
-	$(VENV)/pytest -m ultralytics -q
+test-engines: ## Set up with the [ultralytics] and [rfdetr] extras (torch; uv caches it), then their engine tests
+	ROADWATCH_WITH_ULTRALYTICS=1 ROADWATCH_WITH_RFDETR=1 ROADWATCH_SKIP_FLINK=1 ./scripts/setup.sh
+	$(VENV)/pytest -m "ultralytics or rfdetr" -q
 
 test-unit: ## Unit tests only (no broker)
 	$(VENV)/pytest tests/unit -q

@@ -33,7 +33,7 @@ from flink_jobs.connector import connector_jars
 from flink_jobs.records import render, to_event
 from flink_jobs.settings import FlinkSettings, java_client_properties
 from flink_jobs.state_machine import BandsOut, step
-from roadwatch.kafka.deadletter import RawRecord, dead_letter
+from roadwatch.kafka.deadletter import RawRecord, dead_letter, failure
 from roadwatch.logs import setup_logging
 from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
@@ -74,9 +74,13 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
             topic = s.verdicts_topic if is_verdict else s.detections_topic
             try:
                 event = to_event("verdict" if is_verdict else "detection", payload)
-            except ValidationError as exc:
-                letter = _dead_letter(topic, partition, offset, key, payload, "schema_invalid", str(exc))
-                yield Row(f"{topic}.dlq", key, letter)
+            except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
+                reason, detail = failure(exc)
+                if isinstance(exc, ValidationError):
+                    reason = "undecodable" if payload is None else "schema_invalid"
+                yield Row(
+                    f"{topic}.dlq", key, _dead_letter(topic, partition, offset, key, payload, reason, detail)
+                )
                 continue
             if event.source_id != key:
                 detail = f"record key {key!r} is not its source_id {event.source_id!r} (keys are source ids)"
@@ -96,9 +100,10 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
 
 
 def _dead_letter(
-    topic: str, partition: int, offset: int, key: str, payload: str, reason: str, detail: str
+    topic: str, partition: int, offset: int, key: str, payload: str | None, reason: str, detail: str
 ) -> str:
-    record = RawRecord(topic, partition, offset, key.encode(), payload.encode())
+    value = payload.encode("utf-8", "surrogateescape") if payload is not None else None
+    record = RawRecord(topic, partition, offset, key.encode("utf-8", "surrogateescape"), value)
     return dead_letter(record, service="flink", reason=reason, detail=detail).model_dump_json()
 
 

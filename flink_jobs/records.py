@@ -8,8 +8,14 @@ from flink_jobs.state_machine import BandsOut, Event, State, StateOut
 from schemas import DetectionResult, SourceState, Thresholds, Verdict
 
 
-def to_event(topic_kind: str, value: bytes | str) -> Event:
-    """Parse a detections or verdicts record. Raises pydantic.ValidationError on a bad record."""
+def to_event(topic_kind: str, value: bytes | str | None) -> Event:
+    """Parse a detections or verdicts record.
+
+    Raises:
+        pydantic.ValidationError: a bad record or a tombstone (None).
+    """
+    if value is None:
+        value = b"null"  # a tombstone: rejected by the model like any other non-object
     if topic_kind == "detection":
         d = DetectionResult.model_validate_json(value)
         return Event(

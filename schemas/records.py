@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION: Literal[1] = 1
+SOURCE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # a camera / source id: also every record's key
 VlmTier = Literal["fast", "power", "precision"]
 VLM_TIERS: tuple[VlmTier, ...] = get_args(VlmTier)  # the ladder, bottom to top
 Tier = Literal["detector", VlmTier]
@@ -26,7 +28,7 @@ class Record(BaseModel):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = Field(min_length=1, max_length=128)
-    source_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    source_id: str = Field(min_length=1, max_length=128, pattern=SOURCE_ID.pattern)
     captured_at: AwareDatetime
 
 
@@ -166,6 +168,9 @@ class DeadLetter(Record):
     original_key_b64: str | None = None
     original_value_b64: str
     failed_at: AwareDatetime
+    truncated: bool = False  # the original key or value was cut to fit the dead-letter topic
+    original_size: int | None = Field(default=None, ge=0, description="bytes of the original value")
+    original_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 RECORD_TYPES: dict[str, type[Record]] = {

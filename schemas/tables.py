@@ -140,6 +140,9 @@ TABLE_FIELDS: dict[str, list[FieldDef]] = {
         ("original_key_b64", StringType(), False),
         ("original_value_b64", StringType(), True),
         ("failed_at", TimestamptzType(), True),
+        ("truncated", BooleanType(), False),
+        ("original_size", LongType(), False),
+        ("original_sha256", StringType(), False),
     ],
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up roadwatch on a fresh machine: the main virtualenv (.venv) and the Flink one (.venv-flink).
 # Idempotent: a second run only checks. Needs Python 3.11+, Java 17+ and Maven (for the Kafka jars).
-# Opt-ins: ROADWATCH_WITH_ULTRALYTICS=1 adds the `ultralytics` extra to .venv (torch from PyPI, a CUDA build
-# that also runs on CPU: a few GB, downloaded once and then taken from uv's cache);
+# Opt-ins: ROADWATCH_WITH_ULTRALYTICS=1 and ROADWATCH_WITH_RFDETR=1 add those extras to .venv (torch from
+# PyPI, a CUDA build that also runs on CPU: a few GB, downloaded once and then taken from uv's cache);
 # ROADWATCH_SKIP_FLINK=1 leaves .venv-flink alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,8 @@ if [ ! -x .venv/bin/uv ]; then
   .venv/bin/pip install -q --disable-pip-version-check uv
 fi
 EXTRAS=dev
-[ "${ROADWATCH_WITH_ULTRALYTICS:-0}" != "1" ] || EXTRAS=dev,ultralytics
+[ "${ROADWATCH_WITH_ULTRALYTICS:-0}" != "1" ] || EXTRAS=$EXTRAS,ultralytics
+[ "${ROADWATCH_WITH_RFDETR:-0}" != "1" ] || EXTRAS=$EXTRAS,rfdetr
 .venv/bin/uv pip install -q -p .venv/bin/python -e ".[$EXTRAS]"
 
 if [ "${ROADWATCH_SKIP_FLINK:-0}" != "1" ]; then

@@ -18,17 +18,16 @@ from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.clients import consumer as build_consumer
 from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.topics import TopicSpec
-from roadwatch.settings import KafkaSettings
+from roadwatch.settings import SHARED_DIR, KafkaSettings
 
 log = logging.getLogger(__name__)
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"shared models/datasets not found at {SHARED}")
-    return SHARED
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"shared models/datasets not found at {SHARED_DIR}")
+    return SHARED_DIR
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
+from apps.plan import FLINK_PYTHON
 from apps.testing.openai_server import OpenAICompatibleServer
 from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.topics import (
@@ -33,9 +34,8 @@ from roadwatch.producer.api import ProduceReport, produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 from schemas.records import VLM_TIERS
-from tests.services import ROOT, ServiceProcess
+from tests.services import ServiceProcess
 
-FLINK_PY = ROOT / ".venv-flink" / "bin" / "python"
 SERVICES = ("detector", *(f"vlm-{t}" for t in VLM_TIERS), "sink", "flink")
 
 
@@ -145,7 +145,9 @@ class Pipeline:
     def process(self, service: str) -> ServiceProcess:
         log = self.work / f"{service}.log"
         if service == "flink":
-            return ServiceProcess("flink_jobs.confidence_state", self.env(service), log, python=str(FLINK_PY))
+            return ServiceProcess(
+                "flink_jobs.confidence_state", self.env(service), log, python=str(FLINK_PYTHON)
+            )
         if service.startswith("vlm-"):
             args = ["--tier", service.removeprefix("vlm-")]
             return ServiceProcess("services.vlm_tier", self.env(service), log, args)

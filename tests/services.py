@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from roadwatch.process import GroupProcess
-
-ROOT = Path(__file__).resolve().parents[1]
+from roadwatch.settings import ROOT
 
 
 class ServiceProcess(GroupProcess):

@@ -67,15 +67,8 @@ def compact(table: Table, min_files: int) -> int:
 
 def protected_snapshots(table: Table) -> set[int]:
     """The current snapshot and its ancestors back to (and including) the newest one carrying offsets."""
-    keep: set[int] = set()
-    snapshot = table.current_snapshot()
-    while snapshot is not None:
-        keep.add(snapshot.snapshot_id)
-        summary = snapshot.summary
-        if summary is not None and offsets.OFFSETS_KEY in summary.additional_properties:
-            break
-        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
-    return keep
+    chain, _ = offsets.offsets_chain(table)
+    return {snapshot.snapshot_id for snapshot in chain}
 
 
 def expire(table: Table, older_than: datetime) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import json
 
 import pyarrow as pa
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
 
 OFFSETS_KEY = "roadwatch.offsets"
 Offsets = dict[tuple[str, int], int]
@@ -28,15 +29,23 @@ def decode(value: str) -> Offsets:
     return out
 
 
-def committed(table: Table) -> Offsets:
-    """Offsets of the newest snapshot on `main` that carries them ({} if the sink never wrote the table)."""
+def offsets_chain(table: Table) -> tuple[list[Snapshot], Offsets]:
+    """The snapshots from the current one back to (and including) the newest that carries offsets, and
+    those offsets ({} and the whole history when none does: the sink never wrote the table)."""
+    chain: list[Snapshot] = []
     snapshot = table.current_snapshot()
     while snapshot is not None:
+        chain.append(snapshot)
         summary = snapshot.summary
         if summary is not None and OFFSETS_KEY in summary.additional_properties:
-            return decode(summary.additional_properties[OFFSETS_KEY])
+            return chain, decode(summary.additional_properties[OFFSETS_KEY])
         snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
-    return {}
+    return chain, {}
+
+
+def committed(table: Table) -> Offsets:
+    """Offsets of the newest snapshot on `main` that carries them ({} if the sink never wrote the table)."""
+    return offsets_chain(table)[1]
 
 
 def stale(ours: Offsets, theirs: Offsets) -> list[tuple[str, int]]:

@@ -3,6 +3,7 @@ consumer-group lag."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from roadwatch.errors import StackError
 from roadwatch.kafka.topics import TopicSpec
+
+log = logging.getLogger(__name__)
 
 
 def admin_client(conf: dict[str, Any]) -> AdminClient:
@@ -107,14 +110,16 @@ def delete_topics(conf: dict[str, Any], names: list[str], timeout_s: float = 30.
 
 def delete_groups(conf: dict[str, Any], ids: list[str], timeout_s: float = 60.0) -> None:
     """Delete the consumer groups `ids` (their committed offsets with them); groups that do not exist are
-    skipped. A group that still has members is retried until they leave or their session times out.
+    skipped. A group that still has members is retried until they leave or their session times out: a static
+    member (`group.instance.id`, as the sink's) does not leave on close, so its group empties only when its
+    session times out (`session.timeout.ms`, 45 s by default).
 
     Raises:
         StackError: a deletion failed for another reason, or a group still has members after `timeout_s`.
     """
     admin = admin_client(conf)
     pending = list(ids)
-    deadline = time.monotonic() + timeout_s
+    deadline, told = time.monotonic() + timeout_s, False
     while pending:
         busy = []
         for group, fut in admin.delete_consumer_groups(pending, request_timeout=timeout_s).items():
@@ -126,6 +131,9 @@ def delete_groups(conf: dict[str, Any], ids: list[str], timeout_s: float = 60.0)
                     busy.append(group)
                 elif code != KafkaError.GROUP_ID_NOT_FOUND:
                     raise StackError(f"cannot delete consumer group {group}: {exc}") from exc
+        if busy and not told:
+            log.info("waiting for the members of %s to leave or time out", busy)
+            told = True
         pending = busy
         if pending:
             time.sleep(1.0)

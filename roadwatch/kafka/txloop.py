@@ -20,7 +20,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from roadwatch.errors import InvalidInputError, TransactionStuckError
 from roadwatch.kafka.codec import encode
 from roadwatch.kafka.consume import records
-from roadwatch.kafka.deadletter import RawRecord, dead_letter
+from roadwatch.kafka.deadletter import RawRecord, dead_letter, failure
 from roadwatch.kafka.produce import send
 from roadwatch.kafka.topics import dlq
 from roadwatch.logs import ctx
@@ -225,13 +225,19 @@ def bounded(what: str, call: Callable[[], None], timeout_s: float) -> None:
         raise outcome[0]
 
 
-def dead_letter_output(record: RawRecord, service: str, exc: InvalidInputError) -> Output:
-    """The dead letter for `record` on `<topic>.dlq`, counted and logged with the record's coordinates."""
-    letter = dead_letter(record, service=service, reason=exc.reason, detail=exc.detail)
-    DEAD_LETTERS.labels(service, exc.reason).inc()
-    log.warning(
-        "dead letter: %s",
-        exc,
+def dead_letter_output(record: RawRecord, service: str, exc: Exception) -> Output:
+    """The dead letter for `record` on `<topic>.dlq`, counted and logged with the record's coordinates.
+    `exc` is whatever processing the record raised: an InvalidInputError names its reason; anything else is
+    `internal_error: <ExceptionType>`, logged with its traceback (one record never stops the service)."""
+    reason, detail = failure(exc)
+    letter = dead_letter(record, service=service, reason=reason, detail=detail)
+    DEAD_LETTERS.labels(service, reason).inc()
+    log.log(
+        logging.WARNING if isinstance(exc, InvalidInputError) else logging.ERROR,
+        "dead letter: %s: %s",
+        reason,
+        detail[:300],
+        exc_info=None if isinstance(exc, InvalidInputError) else exc,
         extra=ctx(
             topic=record.topic, partition=record.partition, offset=record.offset, event_id=letter.event_id
         ),

@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from roadwatch.errors import InvalidInputError
 from roadwatch.images.load import load_rgb
-from roadwatch.kafka.codec import decode, encode
+from roadwatch.kafka.codec import decode_keyed, encode
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.txloop import Output, dead_letter_output
 from roadwatch.vision.engines.base import Engine
@@ -52,37 +51,40 @@ class DetectorPipeline:
         return prepared, (time.perf_counter() - started) * 1000
 
     def __call__(self, batch: list[RawRecord]) -> list[Output]:
+        """Every record's outputs, or its dead letter: whatever one record or its image raises stays with
+        that record (the per-record guard)."""
         outputs: list[Output] = []
         pending: list[tuple[RawRecord, ImageEvent, Future[tuple[list[Any], float]]]] = []
         for record in batch:
             try:
-                event = decode(ImageEvent, record.value)
-            except InvalidInputError as exc:
+                event = decode_keyed(ImageEvent, record.key, record.value)
+            except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
                 outputs.append(dead_letter_output(record, SERVICE, exc))
                 continue
             pending.append((record, event, self._pool.submit(self._load, event)))
         for record, event, future in pending:
             try:
-                prepared, decode_ms = future.result()
-            except InvalidInputError as exc:
+                outputs.extend(self._assess(event, *future.result()))
+            except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
                 outputs.append(dead_letter_output(record, SERVICE, exc))
-                continue
-            started = time.perf_counter()
-            detections = [
-                d for eng, prep in zip(self._engines, prepared, strict=True) for d in eng.infer([prep])[0]
-            ]
-            inference_s = time.perf_counter() - started
-            metrics.INFERENCE.observe(inference_s)
-            assessment = assess(
-                event,
-                detections,
-                [e.ref for e in self._engines],
-                self._bands.for_source(event.source_id),
-                Timings(decode_ms, inference_s * 1000),
-                utcnow(),
-            )
-            outputs.extend(self._records(assessment))
         return outputs
+
+    def _assess(self, event: ImageEvent, prepared: list[Any], decode_ms: float) -> list[Output]:
+        started = time.perf_counter()
+        detections = [
+            d for eng, prep in zip(self._engines, prepared, strict=True) for d in eng.infer([prep])[0]
+        ]
+        inference_s = time.perf_counter() - started
+        metrics.INFERENCE.observe(inference_s)
+        assessment = assess(
+            event,
+            detections,
+            [e.ref for e in self._engines],
+            self._bands.for_source(event.source_id),
+            Timings(decode_ms, inference_s * 1000),
+            utcnow(),
+        )
+        return self._records(assessment)
 
     def _records(self, assessment: Assessment) -> list[Output]:
         key = assessment.result.source_id.encode()

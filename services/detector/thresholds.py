@@ -11,13 +11,14 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, Topic
 
 from roadwatch.errors import InvalidInputError, StackError
 from roadwatch.kafka.clients import idempotent_producer
-from roadwatch.kafka.codec import decode
+from roadwatch.kafka.codec import decode_keyed
 from roadwatch.kafka.consume import records
 from roadwatch.kafka.produce import send
 from roadwatch.kafka.txloop import dead_letter_output, raw
 from roadwatch.settings import KafkaSettings
 from roadwatch.vision.scoring import Band, BandBook
 from schemas import Thresholds
+from schemas.records import SOURCE_ID
 
 log = logging.getLogger(__name__)
 SERVICE = "detector"
@@ -66,27 +67,20 @@ class ThresholdsReader:
         raise StackError(f"could not read {len(targets)} thresholds partitions to the end in {timeout_s}s")
 
     def poll(self, max_records: int = 500, timeout_s: float = 0.0) -> int:
-        """Apply up to `max_records` threshold updates; returns how many were applied."""
+        """Apply up to `max_records` threshold updates; returns how many were applied. A record it cannot
+        apply, whatever it raises, is a dead letter."""
         applied = 0
         for msg in records(self._consumer.consume(max_records, timeout_s), SERVICE):
-            if msg.value() is None:
-                self._book.update((msg.key() or b"").decode(), None)
-                applied += 1
-                continue
             try:
-                t = decode(Thresholds, msg.value())
-                band = Band(t.low, t.high)
-            except InvalidInputError as exc:
+                source, band = _band_of(msg.key(), msg.value())
+            except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
                 self._dead_letter(msg, exc)
                 continue
-            except ValueError as exc:  # a record whose band is impossible (Band checks 0 <= low <= high <= 1)
-                self._dead_letter(msg, InvalidInputError("schema_invalid", str(exc)))
-                continue
-            self._book.update(t.source_id, band)
+            self._book.update(source, band)
             applied += 1
         return applied
 
-    def _dead_letter(self, msg: Message, exc: InvalidInputError) -> None:
+    def _dead_letter(self, msg: Message, exc: Exception) -> None:
         record = raw(msg)
         out = dead_letter_output(record, SERVICE, exc)
         send(self._dead_letters, out.topic, out.key, out.value)
@@ -95,3 +89,23 @@ class ThresholdsReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def _band_of(key: bytes | None, value: bytes | None) -> tuple[str, Band | None]:
+    """(source, its band) of one record; a tombstone (no value) returns the source to the default band.
+
+    Raises:
+        InvalidInputError: `bad_key` (a tombstone whose key names no source), `undecodable`,
+            `schema_invalid` (also an impossible band), `key_mismatch`.
+    """
+    if value is None:
+        source = key.decode("utf-8", "replace") if key else ""
+        if not key or not SOURCE_ID.fullmatch(source):
+            shown = (key or b"")[:64]
+            raise InvalidInputError("bad_key", f"a tombstone's key must be a source_id, got {shown!r}")
+        return source, None
+    t = decode_keyed(Thresholds, key, value)
+    try:
+        return t.source_id, Band(t.low, t.high)
+    except ValueError as exc:  # Band checks 0 <= low <= high <= 1
+        raise InvalidInputError("schema_invalid", str(exc)) from exc

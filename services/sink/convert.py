@@ -16,18 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 from confluent_kafka import Message
 from pydantic import BaseModel
 
-from roadwatch.errors import InvalidInputError
-from roadwatch.kafka.codec import decode
-from roadwatch.kafka.deadletter import dead_letter
+from roadwatch.kafka.codec import decode, decode_keyed
+from roadwatch.kafka.deadletter import dead_letter, failure
 from roadwatch.kafka.txloop import raw
 from schemas import DeadLetter, DetectionResult, SourceState, Verdict
+from schemas.records import Record
 
 KAFKA_COLUMNS = ("kafka_topic", "kafka_partition", "kafka_offset")
-MODELS: dict[str, type[BaseModel]] = {
+MODELS: dict[str, type[Record]] = {
     "detections": DetectionResult,
     "verdicts": Verdict,
     "source_state": SourceState,
@@ -117,9 +118,17 @@ def _fast(table: str, batch: Sequence[Message], coords: pa.Table, full: pa.Schem
             return None
         if any(parsed.column(f.name).null_count for f in target if not f.nullable):
             return None
+        if table != "dead_letters" and not _keyed_by_source(batch, parsed):
+            return None
         return _with_kafka(parsed.cast(target), coords, full)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None
+
+
+def _keyed_by_source(batch: Sequence[Message], parsed: pa.Table) -> bool:
+    """Every record's Kafka key is its source_id (a dead letter keeps its original's key instead)."""
+    keys = pa.array([m.key() for m in batch], pa.binary())
+    return bool(pc.all(pc.equal(keys, parsed.column("source_id").cast(pa.binary()))).as_py())
 
 
 def to_arrow(table: str, full: pa.Schema, batch: Sequence[Message], service: str = "sink") -> Converted:
@@ -136,11 +145,17 @@ def to_arrow(table: str, full: pa.Schema, batch: Sequence[Message], service: str
     model = MODELS[table]
     for m in batch:
         try:
-            rows.append(_row(table, decode(model, m.value())))
+            record = (
+                decode(model, m.value())
+                if table == "dead_letters"
+                else decode_keyed(model, m.key(), m.value())
+            )
+            rows.append(_row(table, record))
             good.append(m)
-        except InvalidInputError as exc:
+        except Exception as exc:  # noqa: BLE001 - the record becomes a dead-letter row with the reason
             dead.append(m)
-            letters.append(dead_letter(raw(m), service=service, reason=exc.reason, detail=exc.detail))
+            reason, detail = failure(exc)
+            letters.append(dead_letter(raw(m), service=service, reason=reason, detail=detail))
     target, _ = _record_schemas(full)
     table_rows = _with_kafka(pa.Table.from_pylist(rows, schema=target), coordinates(good), full)
     return Converted(table_rows, coords, dead, letters)

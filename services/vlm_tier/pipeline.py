@@ -14,7 +14,7 @@ from prometheus_client import Counter, Histogram
 
 from roadwatch.errors import BackendError, BulkheadFullError, CircuitOpenError, InvalidInputError
 from roadwatch.images.load import load_bytes
-from roadwatch.kafka.codec import decode, encode
+from roadwatch.kafka.codec import decode_keyed, encode
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.txloop import Output, dead_letter_output
 from roadwatch.logs import ctx
@@ -63,16 +63,17 @@ class TierPipeline:
         return await asyncio.gather(*(self._handle(r) for r in batch))
 
     async def _handle(self, record: RawRecord) -> list[Output]:
+        """The record's next step, or its dead letter: whatever one record raises stays with it."""
         try:
-            req = decode(EscalationRequest, record.value)
+            req = decode_keyed(EscalationRequest, record.key, record.value)
             if req.target_tier != self.settings.tier:
                 raise InvalidInputError(
                     "wrong_tier", f"addressed to {req.target_tier}, not {self.settings.tier}"
                 )
             image = load_bytes(req.image_uri, req.image_b64, req.image_sha256, self._policy)
-        except InvalidInputError as exc:
+            return self._route(await self._consult(req, image))
+        except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
             return [dead_letter_output(record, self.service, exc)]
-        return self._route(await self._consult(req, image))
 
     async def _consult(self, req: EscalationRequest, image: bytes) -> Route:
         now = utcnow()

@@ -9,21 +9,22 @@ from pathlib import Path
 
 import pytest
 
+from apps.plan import FLINK_PYTHON
 from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.topics import TopicSpec
-from roadwatch.settings import KafkaSettings
+from roadwatch.settings import ROOT, KafkaSettings
 from roadwatch.vision.scoring import DEFAULT_BAND, Band, BandBook
 from schemas import DeadLetter, SourceState, Thresholds
 from services.detector.thresholds import ThresholdsReader
 from tests.factories import verdict
 from tests.helpers import read_committed, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-FLINK_PY = ROOT / ".venv-flink" / "bin" / "python"
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.flink,
-    pytest.mark.skipif(not FLINK_PY.exists(), reason="the Flink environment is set up by scripts/setup.sh"),
+    pytest.mark.skipif(
+        not FLINK_PYTHON.exists(), reason="the Flink environment is set up by scripts/setup.sh"
+    ),
 ]
 
 
@@ -76,7 +77,7 @@ def test_scripted_sources_give_alerts_and_bands(
     }
     with (tmp_path / "flink.log").open("wb") as log:
         job = subprocess.Popen(
-            [str(FLINK_PY), "-m", "flink_jobs.confidence_state"],
+            [str(FLINK_PYTHON), "-m", "flink_jobs.confidence_state"],
             cwd=ROOT,
             env=env,
             stdout=log,

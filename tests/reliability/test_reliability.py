@@ -22,13 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from apps.plan import FLINK_PYTHON
 from roadwatch.producer.inputs import local_paths
 from roadwatch.serving import STUCK_EXIT_CODE
 from roadwatch.settings import KafkaSettings
 from schemas.records import VLM_TIERS
 from tests.conftest import Broker
 from tests.helpers import wait_for
-from tests.pipeline import FLINK_PY, SERVICES, Pipeline
+from tests.pipeline import SERVICES, Pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def wait_ready(pipeline: Pipeline, services: list[str], timeout_s: float = 180) 
 
 
 @pytest.mark.timeout(1800)
-@pytest.mark.skipif(not FLINK_PY.exists(), reason="the Flink environment is set up by scripts/setup.sh")
+@pytest.mark.skipif(not FLINK_PYTHON.exists(), reason="the Flink environment is set up by scripts/setup.sh")
 def test_sigkill_every_service_during_a_5000_image_run(pipeline: Pipeline, shared_dir: Path) -> None:
     services = list(SERVICES)
     pipeline.start(services)
@@ -147,7 +148,7 @@ def test_sigkill_every_service_during_a_5000_image_run(pipeline: Pipeline, share
 def test_broker_stop_and_restart_mid_run(kafka_broker: Broker, pipeline: Pipeline, shared_dir: Path) -> None:
     if kafka_broker.outage is None or kafka_broker.recover is None:
         pytest.skip("the broker named by KAFKA_BOOTSTRAP_SERVERS is not ours to stop")
-    services = [s for s in SERVICES if s != "flink" or FLINK_PY.exists()]
+    services = [s for s in SERVICES if s != "flink" or FLINK_PYTHON.exists()]
     pipeline.start(services)
     wait_ready(pipeline, services)
     pool = image_pool(shared_dir)

@@ -47,8 +47,11 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
 
 
+Make = Callable[..., Supervisor]
+
+
 @pytest.fixture
-def supervisor(tmp_path: Path) -> Iterator[Callable[..., Supervisor]]:
+def supervisor(tmp_path: Path) -> Iterator[Make]:
     """Builds a started supervisor over the given specs; stops it at teardown whatever the test did."""
     made: list[Supervisor] = []
 
@@ -86,7 +89,7 @@ def exited(sup: Supervisor, name: str) -> int:
     return proc.pid
 
 
-def test_a_service_that_exits_is_restarted_and_its_log_appended(supervisor, tmp_path: Path) -> None:
+def test_a_service_that_exits_is_restarted_and_its_log_appended(supervisor: Make, tmp_path: Path) -> None:
     sup = supervisor(ServiceSpec("flaky", ["-c", EXITS], env={"MARK": "hello"}))
     first = exited(sup, "flaky")
     sup.check()
@@ -97,14 +100,14 @@ def test_a_service_that_exits_is_restarted_and_its_log_appended(supervisor, tmp_
     assert log.splitlines() == [f"{first} hello", f"{second} hello"]
 
 
-def test_a_running_service_is_left_alone(supervisor) -> None:
+def test_a_running_service_is_left_alone(supervisor: Make) -> None:
     sup = supervisor(ServiceSpec("steady", ["-c", SLEEPS]))
     pid = sup.running["steady"].proc.pid
     sup.check()
     assert (sup.running["steady"].proc.pid, sup.running["steady"].restarts) == (pid, 0)
 
 
-def test_after_max_restarts_check_gives_up_naming_the_service(supervisor) -> None:
+def test_after_max_restarts_check_gives_up_naming_the_service(supervisor: Make) -> None:
     sup = supervisor(
         ServiceSpec("steady", ["-c", SLEEPS]), ServiceSpec("flaky", ["-c", "raise SystemExit(3)"])
     )
@@ -117,7 +120,7 @@ def test_after_max_restarts_check_gives_up_naming_the_service(supervisor) -> Non
         sup.check(max_restarts=2)
 
 
-def test_stop_ends_every_service_and_its_whole_process_group(supervisor, tmp_path: Path) -> None:
+def test_stop_ends_every_service_and_its_whole_process_group(supervisor: Make, tmp_path: Path) -> None:
     sup = supervisor(
         ServiceSpec("a", ["-c", SPAWNS, str(tmp_path / "a.pid")]),
         ServiceSpec("b", ["-c", SPAWNS, str(tmp_path / "b.pid")]),
@@ -134,7 +137,7 @@ def test_stop_ends_every_service_and_its_whole_process_group(supervisor, tmp_pat
         assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
 
-def test_stop_kills_a_service_that_ignores_sigterm(supervisor, tmp_path: Path) -> None:
+def test_stop_kills_a_service_that_ignores_sigterm(supervisor: Make, tmp_path: Path) -> None:
     sup = supervisor(ServiceSpec("stubborn", ["-c", IGNORES_SIGTERM, str(tmp_path / "armed")]))
     wait_for(tmp_path / "armed")
     proc = sup.running["stubborn"].proc
@@ -144,7 +147,7 @@ def test_stop_kills_a_service_that_ignores_sigterm(supervisor, tmp_path: Path) -
     assert proc.returncode == -9 and not group_alive(proc.pid)
 
 
-def test_wait_ready_times_out_naming_what_is_not_ready(supervisor) -> None:
+def test_wait_ready_times_out_naming_what_is_not_ready(supervisor: Make) -> None:
     sup = supervisor(
         ServiceSpec("deaf", ["-c", SLEEPS], ready_port=free_port()),
         ServiceSpec("no-port", ["-c", SLEEPS]),  # not waited for
@@ -155,7 +158,7 @@ def test_wait_ready_times_out_naming_what_is_not_ready(supervisor) -> None:
     assert time.monotonic() - started < 2
 
 
-def test_wait_ready_returns_once_ready_answers_200(supervisor) -> None:
+def test_wait_ready_returns_once_ready_answers_200(supervisor: Make) -> None:
     sup = supervisor(
         ServiceSpec("web", ["-c", SERVES, str(port := free_port()), "200"], ready_port=port),
         ServiceSpec("no-port", ["-c", SLEEPS]),
@@ -166,7 +169,7 @@ def test_wait_ready_returns_once_ready_answers_200(supervisor) -> None:
     assert sup.running["web"].proc.alive()
 
 
-def test_wait_ready_does_not_take_another_status_for_ready(supervisor) -> None:
+def test_wait_ready_does_not_take_another_status_for_ready(supervisor: Make) -> None:
     sup = supervisor(ServiceSpec("busy", ["-c", SERVES, str(port := free_port()), "503"], ready_port=port))
     deadline = time.monotonic() + 5
     while True:  # the server is up and answering before the supervisor looks

@@ -69,8 +69,14 @@ def event(data: bytes, *, uri: str | None = None, inline: bool = False, source: 
     )
 
 
-def record(value: bytes, offset: int = 0) -> RawRecord:
-    return RawRecord("images.v1", 0, offset, b"cam-1", value, 1_700_000_000_000)
+def record(value: bytes, offset: int = 0, key: bytes | None = None) -> RawRecord:
+    """The record as a producer writes it: keyed by its source_id (`key` overrides)."""
+    if key is None:
+        try:
+            key = ImageEvent.model_validate_json(value).source_id.encode()
+        except ValueError:
+            key = b"cam-1"
+    return RawRecord("images.v1", 0, offset, key, value, 1_700_000_000_000)
 
 
 @pytest.fixture
@@ -161,3 +167,28 @@ def test_dead_letter_keeps_the_original_bytes_and_the_good_records_go_on(pipelin
     assert base64.b64decode(letter.original_value_b64) == b"\x00\x01garbage"
     assert letter.event_id == "dlq:images.v1:0:0"
     assert [t for t, _ in out[1:]] == ["detections.v1", "verdicts.v1"]
+
+
+def test_a_record_under_another_sources_key_is_a_dead_letter(pipeline: DetectorPipeline) -> None:
+    value = event(jpeg(250), inline=True, source="adv-victim").model_dump_json().encode()
+    (out,) = pipeline([record(value, key=b"adv-mal")])
+    letter = DeadLetter.model_validate_json(out.value)
+    assert (out.topic, letter.reason) == ("images.v1.dlq", "key_mismatch")
+
+
+class ExplodingEngine(FakeEngine):
+    """Raises on the dark images, as a model runtime might on an input it cannot take."""
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        if images[0][..., 0].mean() < 50:
+            raise RuntimeError("runtime fell over")
+        return super().detect(images)
+
+
+def test_whatever_one_image_raises_is_its_dead_letter_and_the_batch_goes_on() -> None:
+    pipeline = DetectorPipeline(DetectorSettings(), [ExplodingEngine()], BandBook(Band(0.2, 0.7)))
+    out = run(pipeline, event(jpeg(5), inline=True), event(jpeg(250), inline=True))
+    assert [t for t, _ in out] == ["images.v1.dlq", "detections.v1", "verdicts.v1"]
+    letter = out[0][1]
+    assert isinstance(letter, DeadLetter)
+    assert letter.reason == "internal_error: RuntimeError" and "fell over" in letter.detail

@@ -1,0 +1,129 @@
+"""The thresholds reader without a broker: bands applied, tombstones reset, bad records dead-lettered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from roadwatch.errors import StackError
+from roadwatch.vision.scoring import DEFAULT_BAND, Band, BandBook
+from schemas import DeadLetter, Thresholds
+from services.detector.thresholds import ThresholdsReader
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@dataclass
+class FakeMessage:
+    key_: bytes | None
+    value_: bytes | None
+    offset_: int
+    topic_: str = "thresholds.v1"
+
+    def error(self) -> None:
+        return None
+
+    def key(self) -> bytes | None:
+        return self.key_
+
+    def value(self) -> bytes | None:
+        return self.value_
+
+    def topic(self) -> str:
+        return self.topic_
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self.offset_
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, int(T0.timestamp() * 1000))
+
+
+@dataclass
+class FakeConsumer:
+    pending: list[FakeMessage]
+
+    def consume(self, n: int, timeout: float) -> list[FakeMessage]:
+        out, self.pending = self.pending[:n], self.pending[n:]
+        return out
+
+
+@dataclass
+class FakeProducer:
+    undelivered: int = 0
+    sent: list[tuple[str, bytes | None, bytes]] = field(default_factory=list)
+
+    def produce(self, topic: str, key: bytes | None, value: bytes, on_delivery: Any = None) -> None:
+        self.sent.append((topic, key, value))
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        return self.undelivered
+
+
+def band(source: str, low: float, high: float) -> bytes:
+    t = Thresholds(
+        event_id=f"b-{source}",
+        source_id=source,
+        captured_at=T0,
+        low=low,
+        high=high,
+        evidence=5,
+        updated_at=T0,
+    )
+    return t.model_dump_json().encode()
+
+
+def reader(messages: list[FakeMessage], producer: FakeProducer) -> tuple[ThresholdsReader, BandBook]:
+    book = BandBook(DEFAULT_BAND)
+    return ThresholdsReader(FakeConsumer(messages), [], book, producer), book  # type: ignore[arg-type]
+
+
+def test_bands_apply_and_a_tombstone_resets_to_the_default() -> None:
+    r, book = reader(
+        [
+            FakeMessage(b"cam-1", band("cam-1", 0.1, 0.6), 0),
+            FakeMessage(b"cam-2", band("cam-2", 0.2, 0.5), 1),
+            FakeMessage(b"cam-2", None, 2),
+        ],
+        FakeProducer(),
+    )
+    assert r.poll() == 3
+    assert book.for_source("cam-1") == Band(0.1, 0.6)
+    assert book.for_source("cam-2") == DEFAULT_BAND
+
+
+def test_each_bad_record_becomes_one_dead_letter_with_its_reason() -> None:
+    producer = FakeProducer()
+    r, book = reader(
+        [
+            FakeMessage(b"cam-1", b'{"not json', 0),
+            FakeMessage(b"cam-1", band("cam-1", 0.7, 0.2), 1),  # low > high: impossible
+            FakeMessage(b"cam-1", band("cam-1", 0.1, 0.6), 2),
+        ],
+        producer,
+    )
+    assert r.poll() == 1
+    assert book.for_source("cam-1") == Band(0.1, 0.6)
+    letters = [DeadLetter.model_validate_json(v) for _, _, v in producer.sent]
+    assert [t for t, _, _ in producer.sent] == ["thresholds.v1.dlq"] * 2
+    assert [(d.reason, d.offset, d.service) for d in letters] == [
+        ("undecodable", 0, "detector"),
+        ("schema_invalid", 1, "detector"),
+    ]
+    assert letters[0].event_id == "dlq:thresholds.v1:0:0"  # the same id on every re-read
+    assert letters[1].event_id == "b-cam-1"
+
+
+def test_a_dead_letter_that_cannot_be_written_stops_the_reader() -> None:
+    r, _ = reader([FakeMessage(b"cam-1", b"junk", 5)], FakeProducer(undelivered=1))
+    with pytest.raises(StackError, match="offset 5"):
+        r.poll()
