@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from roadwatch.settings import DEFAULT_HOME, METRICS_PORTS, ROOT
@@ -11,21 +12,26 @@ from schemas.records import VLM_TIERS
 FLINK_PYTHON = ROOT / ".venv-flink" / "bin" / "python"
 
 
-def local_services(models_dir: Path, flink_python: Path | None) -> list[ServiceSpec]:
+def local_services(models_dir: Path, images: Path, flink_python: Path | None) -> list[ServiceSpec]:
     """Detector, the three tiers on the `local` backend, the sink, and the Flink job when its env exists.
-    Each listens on its own default metrics port (`roadwatch.settings.METRICS_PORTS`)."""
+    Each listens on its own default metrics port (`roadwatch.settings.METRICS_PORTS`); the detector and
+    the tiers read image files only under `images` (their allow-lists deny everything else)."""
+    roots = json.dumps([str(images.resolve())])
     specs = [
         ServiceSpec(
             "detector",
             ["-m", "services.detector"],
-            {"ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir)},
+            {
+                "ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir),
+                "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": roots,
+            },
             METRICS_PORTS["detector"],
         ),
         *[
             ServiceSpec(
                 f"vlm-{tier}",
                 ["-m", "services.vlm_tier", "--tier", tier],
-                {"ROADWATCH_VLM_MODELS_DIR": str(models_dir)},
+                {"ROADWATCH_VLM_MODELS_DIR": str(models_dir), "ROADWATCH_VLM_ALLOWED_FILE_ROOTS": roots},
                 METRICS_PORTS[f"vlm-{tier}"],
             )
             for tier in VLM_TIERS
@@ -41,6 +47,6 @@ def local_services(models_dir: Path, flink_python: Path | None) -> list[ServiceS
     return specs
 
 
-def supervisor(models: Path) -> Supervisor:
+def supervisor(models: Path, images: Path) -> Supervisor:
     """The embedded stack's services, logging to `~/.roadwatch/logs/<name>.log`."""
-    return Supervisor(local_services(models.resolve(), FLINK_PYTHON), DEFAULT_HOME / "logs", ROOT)
+    return Supervisor(local_services(models.resolve(), images, FLINK_PYTHON), DEFAULT_HOME / "logs", ROOT)

@@ -4,6 +4,7 @@ warehouse, and optionally the Flink job. For the reliability suite: kill, restar
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import uuid
@@ -81,7 +82,12 @@ class Pipeline:
         return server
 
     def env(self, service: str) -> dict[str, str]:
-        common = {"ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers}
+        roots = json.dumps([str(self.shared / "datasets")])  # files are read only from the datasets
+        common = {
+            "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": roots,
+            "ROADWATCH_VLM_ALLOWED_FILE_ROOTS": roots,
+        }
         if service == "detector":
             return common | {
                 "ROADWATCH_DETECTOR_INPUT_TOPIC": self.topic(IMAGES),

@@ -1,9 +1,10 @@
-"""The `roadwatch` command: each subcommand lives in its own small module and registers itself here."""
+"""The `roadwatch` command: each subcommand lives in its own small module and registers itself here. A bad
+setting or any RoadwatchError ends it with one line, `roadwatch: error: ...`, and exit status 2 (the
+traceback too at `--log-level DEBUG`)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from apps.cli import (
     bench_cmd,
@@ -16,8 +17,8 @@ from apps.cli import (
     stack_cmd,
     tables_cmd,
 )
-from roadwatch.errors import RoadwatchError
 from roadwatch.logs import setup_logging
+from roadwatch.startup import EXIT_CODE, STARTUP_ERRORS, report
 
 MODULES = [stack_cmd, produce_cmd, run_cmd, demo_cmd, eval_cmd, query_cmd, report_cmd, tables_cmd, bench_cmd]
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level)
     try:
         code: int = args.handler(args)
-    except RoadwatchError as exc:
-        sys.stderr.write(f"roadwatch: error: {exc}\n")
-        return 2
+    except STARTUP_ERRORS as exc:
+        report("roadwatch", exc)
+        return EXIT_CODE
     return code

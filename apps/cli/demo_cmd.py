@@ -123,8 +123,9 @@ def _interrupt(signum: int, frame: object) -> None:
 def _demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM stops the services as cleanly as Ctrl-C does
     stack = StackSettings()
+    was_up = control.running(stack)  # a broker the demo did not start, it leaves running
     kafka = control.up(stack)
-    sup = supervisor(args.models)
+    sup = supervisor(args.models, args.data)
     try:
         sup.start()
         sup.wait_ready()
@@ -144,7 +145,8 @@ def _demo(args: argparse.Namespace) -> int:
     finally:
         if not args.keep:
             sup.stop()
-            control.down(stack)
+            if not was_up:
+                control.down(stack)
     return 0
 
 

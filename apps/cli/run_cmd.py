@@ -13,7 +13,7 @@ from pathlib import Path
 from apps.plan import FLINK_PYTHON, supervisor
 from roadwatch.errors import ConfigError
 from roadwatch.serving import run_until_signalled
-from roadwatch.settings import MODELS_DIR, ROOT
+from roadwatch.settings import DATASETS_DIR, MODELS_DIR, ROOT
 from roadwatch.supervisor import Supervisor
 from schemas.records import VLM_TIERS
 
@@ -30,6 +30,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         services.add_parser(name, help=help_text).set_defaults(handler=_run)
     everything = services.add_parser("all", help="stack up and every service, supervised, until Ctrl-C")
     everything.add_argument("--models", type=Path, default=MODELS_DIR)
+    everything.add_argument(
+        "--images",
+        type=Path,
+        default=DATASETS_DIR,
+        help="the services read image files only under this folder",
+    )
     everything.set_defaults(handler=_all)
     services.add_parser(
         "flink", help="the Flink confidence-state job (local mini-cluster, .venv-flink)"
@@ -56,7 +62,7 @@ def _all(args: argparse.Namespace) -> int:
     from roadwatch.stack.settings import StackSettings
 
     control.up(StackSettings())
-    sup = supervisor(args.models)
+    sup = supervisor(args.models, args.images)
     sup.start()
     try:
         sup.wait_ready()

@@ -15,20 +15,24 @@ from roadwatch.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 EXPECTED = (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART)
+# Another member took this one's static group.instance.id: it will never get partitions again, so it must
+# end (and its readiness with it) rather than idle as if it consumed
+FENCED = (KafkaError._FENCED, KafkaError.FENCED_INSTANCE_ID)
 
 
 def records(messages: Iterable[Message], service: str) -> list[Message]:
     """The messages that are records.
 
     Raises:
-        KafkaException: a fatal consumer error (the client cannot go on; the service is restarted).
+        KafkaException: a fatal consumer error, or this member was fenced by another with the same
+            group.instance.id (the client cannot go on; the service ends and is restarted).
     """
     out = []
     for msg in messages:
         err = msg.error()
         if err is None:
             out.append(msg)
-        elif err.fatal():
+        elif err.fatal() or err.code() in FENCED:
             raise KafkaException(err)
         elif err.code() not in EXPECTED:
             log.warning("consumer error: %s", err, extra=ctx(service=service))

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, Message
+from pydantic import ValidationError
 
-from roadwatch.errors import InvalidInputError, RoadwatchError
+from roadwatch.errors import ConfigError, InvalidInputError, RoadwatchError
 from roadwatch.images.fetch import fetch
 from roadwatch.kafka.admin import wait_until_ready
 from roadwatch.kafka.clients import idempotent_producer
@@ -20,6 +21,7 @@ from roadwatch.producer.events import build_event
 from roadwatch.producer.inputs import expand
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
+from schemas.records import SOURCE_ID
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,14 @@ def produce(
         A report; `report.ok` is False when any input failed.
 
     Raises:
+        ConfigError: `source_id` is not a valid source id.
         StackError: Kafka does not answer within `settings.connect_timeout_s` (nothing is read or sent).
         RoadwatchError: Kafka itself fails (a delivery that the broker refused).
     """
+    if not SOURCE_ID.fullmatch(source_id):
+        raise ConfigError(
+            f"source id {source_id!r}: 1-128 of letters, digits and . _ : - (it is the Kafka key)"
+        )
     kafka = kafka or KafkaSettings()
     settings = settings or ProducerSettings()
     wait_until_ready(kafka.client_config(), timeout_s=settings.connect_timeout_s)
@@ -92,9 +99,10 @@ def produce(
                 limits=limits,
                 inline_max_bytes=settings.inline_max_bytes,
             )
-        except InvalidInputError as exc:
-            report.failures.append(Failure(uri, exc.reason, exc.detail))
-            log.warning("skipped %s: %s", uri, exc, extra=ctx(source_id=source_id))
+        except (InvalidInputError, ValidationError) as exc:  # this input's failure; the others go on
+            reason, detail = (exc.reason, exc.detail) if isinstance(exc, InvalidInputError) else _invalid(exc)
+            report.failures.append(Failure(uri[:300], reason, detail))
+            log.warning("skipped %s: %s: %s", uri[:300], reason, detail, extra=ctx(source_id=source_id))
         else:
             send(producer, settings.topic, source_id.encode(), encode(event), on_delivery)
             report.sent += 1
@@ -105,3 +113,10 @@ def produce(
     if remaining or delivery_errors:
         raise RoadwatchError(f"{remaining} undelivered, delivery errors: {delivery_errors[:5]}")
     return report
+
+
+def _invalid(exc: ValidationError) -> tuple[str, str]:
+    """An event that cannot be built from this input (e.g. a URI longer than the schema allows)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return "schema_invalid", f"{where}: {first['msg']}"

@@ -32,6 +32,11 @@ def up(stack: StackSettings) -> KafkaSettings:
     return kafka
 
 
+def running(stack: StackSettings) -> bool:
+    """Whether the local broker of `stack` runs (started by an earlier `up`)."""
+    return broker.running_pid(stack) is not None
+
+
 def down(stack: StackSettings, *, wipe: bool = False) -> bool:
     """Stop what `up` started; with `wipe`, delete its data too. True if a broker was running."""
     was_running = broker.stop(stack)

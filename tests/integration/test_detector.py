@@ -1,5 +1,6 @@
 """The detector on the real broker with the shared cone model: exactly-once outputs across a SIGKILL."""
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,8 +20,12 @@ from tests.services import ServiceProcess
 pytestmark = pytest.mark.integration
 
 
-def detector_env(kafka: KafkaSettings, topics: dict[str, str], shared_dir: Path) -> dict[str, str]:
+def detector_env(
+    kafka: KafkaSettings, topics: dict[str, str], shared_dir: Path, *roots: Path
+) -> dict[str, str]:
+    """The detector's settings for a test: its topics, and files only under the datasets and `roots`."""
     return {
+        "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": json.dumps([str(shared_dir / "datasets"), *map(str, roots)]),
         "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "ROADWATCH_DETECTOR_INPUT_TOPIC": topics["images"],
         "ROADWATCH_DETECTOR_DETECTIONS_TOPIC": topics["detections"],

@@ -77,7 +77,7 @@ def test_poison_mix_lands_in_dead_letters_and_good_records_flow(
         producer.produce(topics["images"], key=b"cam-poison", value=value)
     producer.flush(10)
 
-    env = detector_env(kafka, topics, shared_dir) | {"ROADWATCH_DETECTOR_MAX_PIXELS": "4000000"}
+    env = detector_env(kafka, topics, shared_dir, tmp_path) | {"ROADWATCH_DETECTOR_MAX_PIXELS": "4000000"}
     warehouse = tmp_path / "warehouse"
     sink = sink_env(
         kafka,

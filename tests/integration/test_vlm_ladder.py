@@ -1,6 +1,7 @@
 """The ladder on the real broker: detector escalations on the VTTI frames climb fast → power → precision
 with the `local` backend; every event ends with exactly one verdict, across a SIGKILL of a tier."""
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -54,6 +55,7 @@ def test_escalations_climb_the_ladder_exactly_once(
             "ROADWATCH_VLM_VERDICTS_TOPIC": topics["verdicts"],
             "ROADWATCH_VLM_METRICS_PORT": "0",
             "ROADWATCH_VLM_MODELS_DIR": str(shared_dir / "models"),
+            "ROADWATCH_VLM_ALLOWED_FILE_ROOTS": json.dumps([str(shared_dir / "datasets")]),
             "ROADWATCH_VLM_BATCH_SIZE": "4",
             f"ROADWATCH_VLM_{name.upper()}_GROUP_ID": f"vlm-{name}-{group}",
         }

@@ -39,8 +39,10 @@ def check_onnx_layout(path: Path) -> None:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = session.get_modelmeta().custom_metadata_map.get("names")
-    num_classes = len(ast.literal_eval(names)) if names else 0
+    try:
+        num_classes = len(ast.literal_eval(session.get_modelmeta().custom_metadata_map.get("names", "{}")))
+    except (ValueError, SyntaxError, TypeError):
+        num_classes = 0  # no readable names: not an Ultralytics or YOLOv5 export, leave it to Ultralytics
     shape = session.get_outputs()[0].shape
     if num_classes and is_yolov5_layout(shape, num_classes):
         raise ConfigError(

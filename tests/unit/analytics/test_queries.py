@@ -42,7 +42,13 @@ def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name, recs in rows.items():
         w = TableWriter(tables[name], retries=1)
         batch = [
-            Message(topic=name, partition=0, offset=i, key=r.source_id.encode(), value=r.model_dump_json().encode())
+            Message(
+                topic=name,
+                partition=0,
+                offset=i,
+                key=r.source_id.encode(),
+                value=r.model_dump_json().encode(),
+            )
             for i, r in enumerate(recs)
         ]
         w.commit(to_arrow(name, w.arrow_schema, batch).table, {(name, 0): 0}, {(name, 0): len(recs)})

@@ -20,3 +20,12 @@ def test_produce_honours_kafka_bootstrap_servers(
     assert main(["produce", str(image), "--source", "x"]) == 2
     err = capsys.readouterr().err
     assert "Kafka at 127.0.0.1:1 did not answer" in err
+
+
+def test_a_bad_source_is_one_line_before_anything_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["produce", str(tmp_path / "frame.jpg"), "--source", "cam 1/../x"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("roadwatch: error: source id 'cam 1/../x'")
+    assert "Traceback" not in err

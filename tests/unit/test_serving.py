@@ -1,0 +1,125 @@
+"""The health/metrics endpoint: loopback by default, readiness follows Health, idle connections are closed,
+more idle clients than the cap cannot lock out a probe, and a taken port is one ConfigError."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from roadwatch.errors import ConfigError
+from roadwatch.serving import Health, serve, serving
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def get(port: int, path: str, timeout: float = 2.0) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def idle() -> Iterator[list[socket.socket]]:
+    """Sockets that connect and then say nothing; closed after the test."""
+    socks: list[socket.socket] = []
+    yield socks
+    for s in socks:
+        s.close()
+
+
+def test_binds_loopback_by_default() -> None:
+    server = serve(Health("t-default"), free_port())
+    assert server is not None
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_metrics_host_comes_from_the_environment() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", "import roadwatch.serving as s; print(s.METRICS_HOST)"],
+        env={"ROADWATCH_METRICS_HOST": "0.0.0.0", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "0.0.0.0"
+
+
+def test_port_zero_disables_the_endpoint() -> None:
+    assert serve(Health("t-off"), 0) is None
+
+
+def test_ready_follows_health_and_live_is_always_ok() -> None:
+    port = free_port()
+    with serving("t-ready", port) as health:
+        assert (get(port, "/ready"), get(port, "/live")) == (503, 200)
+        health.set_ready()
+        assert get(port, "/ready") == 200
+        health.set_ready(False)
+        assert (get(port, "/ready"), get(port, "/live"), get(port, "/nope")) == (503, 200, 404)
+        assert get(port, "/metrics") == 200
+
+
+def test_an_idle_connection_is_closed_after_the_timeout(idle: list[socket.socket]) -> None:
+    port = free_port()
+    server = serve(Health("t-idle"), port, idle_timeout_s=0.3)
+    assert server is not None
+    try:
+        idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        started = time.monotonic()
+        assert idle[0].recv(1024) == b""  # the server hung up without an answer
+        assert 0.2 < time.monotonic() - started < 3
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_more_idle_clients_than_the_cap_do_not_exhaust_the_server(idle: list[socket.socket]) -> None:
+    port, cap, timeout_s = free_port(), 4, 0.5
+    server = serve(Health("t-cap"), port, max_connections=cap, idle_timeout_s=timeout_s)
+    assert server is not None
+    try:
+        threads_before = threading.active_count()
+        idle.extend(socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3 * cap))
+        time.sleep(0.1)
+        assert threading.active_count() - threads_before <= cap  # one thread per admitted connection
+        started, status = time.monotonic(), None
+        while status is None and time.monotonic() - started < timeout_s + 3:
+            try:
+                status = get(port, "/live")
+            except (ConnectionError, http.client.HTTPException):
+                time.sleep(0.05)  # refused while the idle ones hold every slot
+        assert status == 200
+        assert time.monotonic() - started < timeout_s + 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_port_in_use_is_one_config_error_naming_service_and_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError) as err, serving("detector", port):
+            pass
+    message = str(err.value)
+    assert "detector" in message and str(port) in message and "\n" not in message
