@@ -20,12 +20,13 @@ from apps.cli import (
 from roadwatch.logs import setup_logging
 from roadwatch.startup import EXIT_CODE, STARTUP_ERRORS, report
 
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 MODULES = [stack_cmd, produce_cmd, run_cmd, demo_cmd, eval_cmd, query_cmd, report_cmd, tables_cmd, bench_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roadwatch", description=__doc__)
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
     sub = parser.add_subparsers(dest="command", required=True)
     for module in MODULES:
         module.register(sub)
@@ -34,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging(args.log_level)
-    try:
+    try:  # parsing too: an option's type may read settings (`--since`)
+        args = build_parser().parse_args(argv)
+        setup_logging(args.log_level)
         code: int = args.handler(args)
     except STARTUP_ERRORS as exc:
         report("roadwatch", exc)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from roadwatch.errors import ConfigError
 from roadwatch.settings import DEFAULT_HOME, ComponentSettings
 
 
@@ -29,9 +30,16 @@ class CatalogSettings(ComponentSettings):
     s3_region: str = "us-east-1"
 
     def properties(self) -> dict[str, Any]:
-        """pyiceberg `load_catalog` properties."""
+        """pyiceberg `load_catalog` properties. For the SQL catalog the warehouse directory is created; a
+        ConfigError naming ROADWATCH_CATALOG_WAREHOUSE says why it cannot be (a file there, no permission)."""
         if self.type == "sql":
-            Path(self.warehouse).mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.warehouse).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                why = "it is a file" if Path(self.warehouse).is_file() else (exc.strerror or str(exc))
+                raise ConfigError(
+                    f"ROADWATCH_CATALOG_WAREHOUSE: {self.warehouse} cannot be the warehouse directory: {why}"
+                ) from exc
             uri = self.uri or f"sqlite:///{Path(self.warehouse) / 'catalog.db'}"
             return {"type": "sql", "uri": uri, "warehouse": f"file://{Path(self.warehouse).resolve()}"}
         props: dict[str, Any] = {

@@ -17,37 +17,51 @@ from roadwatch.stack.settings import StackSettings
 log = logging.getLogger(__name__)
 
 
-def _sasl(s: StackSettings) -> list[str]:
-    """An extra SASL_PLAINTEXT (PLAIN) listener with the configured users, when `sasl_port` is set."""
-    if s.sasl_port is None:
-        return []
-    users = " ".join(f'user_{u}="{p.get_secret_value()}"' for u, p in sorted(s.sasl_users.items()))
+def _listeners(s: StackSettings) -> list[str]:
+    """The client listeners (PLAINTEXT on `port` unless SASL is the only one, SASL_PLAINTEXT on `sasl_port`)
+    and the KRaft controller's; the first client listener is the inter-broker one."""
+    client: list[tuple[str, int]] = [] if s.sasl_only else [("PLAINTEXT", s.port)]
+    if s.sasl_port is not None:
+        client.append(("SASL_PLAINTEXT", s.sasl_port))
+    advertised = ",".join(f"{name}://{s.host}:{port}" for name, port in client)
+    protocols = ",".join(f"{name}:{name}" for name, _ in client)
     return [
-        "sasl.enabled.mechanisms=PLAIN",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-        f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
+        f"listeners={advertised},CONTROLLER://{s.host}:{s.controller_port}",
+        f"advertised.listeners={advertised}",
+        "controller.listener.names=CONTROLLER",
+        f"inter.broker.listener.name={client[0][0]}",
+        f"listener.security.protocol.map={protocols},CONTROLLER:PLAINTEXT",
     ]
 
 
+def _sasl(s: StackSettings) -> list[str]:
+    """PLAIN on the SASL listener with the configured users, when `sasl_port` is set; when it is the only
+    client listener the broker talks to itself over it too, as `s.broker_user`."""
+    if s.sasl_port is None:
+        return []
+    users = " ".join(f'user_{u}="{p.get_secret_value()}"' for u, p in sorted(s.sasl_users.items()))
+    lines = ["sasl.enabled.mechanisms=PLAIN"]
+    login = ""
+    if s.sasl_only and s.broker_user is not None:
+        user, password = s.broker_user
+        login = f'username="{user}" password="{password.get_secret_value()}" '
+        lines.append("sasl.mechanism.inter.broker.protocol=PLAIN")
+    lines.append(
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+        f"org.apache.kafka.common.security.plain.PlainLoginModule required {login}{users};"
+    )
+    return lines
+
+
 def server_properties(s: StackSettings) -> str:
-    """The broker+controller configuration for one node on loopback (plus a SASL listener if configured)."""
-    listeners = f"PLAINTEXT://{s.host}:{s.port},CONTROLLER://{s.host}:{s.controller_port}"
-    advertised = f"PLAINTEXT://{s.host}:{s.port}"
-    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-    if s.sasl_port is not None:
-        listeners += f",SASL_PLAINTEXT://{s.host}:{s.sasl_port}"
-        advertised += f",SASL_PLAINTEXT://{s.host}:{s.sasl_port}"
-        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+    """The broker+controller configuration for one node on `s.host`: PLAINTEXT, or SASL (with PLAINTEXT
+    beside it only when `plaintext_with_sasl`). It holds the SASL passwords: `write_private` it."""
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.bootstrap.servers={s.host}:{s.controller_port}",
-            f"listeners={listeners}",
-            f"advertised.listeners={advertised}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"listener.security.protocol.map={protocols}",
+            *_listeners(s),
             *_sasl(s),
             f"log.dirs={s.data_dir}",
             f"num.partitions={s.partitions}",
@@ -62,6 +76,14 @@ def server_properties(s: StackSettings) -> str:
             "",
         ]
     )
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only (mode 0600, an existing file's mode included)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(fd, 0o600)
+        out.write(text)
 
 
 def _java() -> str:
@@ -93,9 +115,9 @@ def start(s: StackSettings) -> int:
     if pid is not None:
         return pid
     libs = kafka_classpath(s.cache_dir, s.kafka_version)
-    s.home.mkdir(parents=True, exist_ok=True)
+    s.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     props = s.home / "server.properties"
-    props.write_text(server_properties(s))
+    write_private(props, server_properties(s))
     cp = f"{libs}/*"
     java = _java()
     if not (s.data_dir / "meta.properties").exists():

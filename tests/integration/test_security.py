@@ -1,12 +1,16 @@
-"""The local broker with a SASL listener: a client without credentials is refused, one with them is served,
-and the password never appears in settings' repr or logs."""
+"""The local broker with SASL: its only client listener (PLAINTEXT is off unless asked for), a client without
+credentials is refused, one with them is served, transactions complete (the broker reaches itself over SASL),
+and the password is neither in settings' repr, the logs, nor a file others can read."""
 
 import logging
+import socket
+import stat
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
@@ -15,6 +19,7 @@ from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
 
 pytestmark = pytest.mark.integration
+PASSWORD = "s3cret-pass"
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +29,17 @@ def sasl_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettin
         port=39092,
         controller_port=39093,
         sasl_port=39094,
-        sasl_users={"camfleet": SecretStr("s3cret-pass")},
+        sasl_users={"camfleet": SecretStr(PASSWORD)},
         heap="512m",
     )
-    control.up(stack)
+    client = stack.client_settings()
+    with pytest.MonkeyPatch.context() as env:
+        # `control.up` reaches the broker as ROADWATCH_KAFKA_* says: through SASL, its only client listener
+        env.setenv("ROADWATCH_KAFKA_SECURITY_PROTOCOL", client.security_protocol)
+        env.setenv("ROADWATCH_KAFKA_SASL_MECHANISM", str(client.sasl_mechanism))
+        env.setenv("ROADWATCH_KAFKA_SASL_USERNAME", str(client.sasl_username))
+        env.setenv("ROADWATCH_KAFKA_SASL_PASSWORD", PASSWORD)
+        control.up(stack)
     try:
         yield stack
     finally:
@@ -39,33 +51,71 @@ def _list(settings: KafkaSettings) -> list[str]:
     return list(admin.list_topics(timeout=6).topics)
 
 
-def test_without_credentials_refused_with_them_served(
-    sasl_stack: StackSettings, caplog: pytest.LogCaptureFixture
-) -> None:
-    address = f"127.0.0.1:{sasl_stack.sasl_port}"
-    with pytest.raises(KafkaException):
-        _list(
-            KafkaSettings(
-                bootstrap_servers=address,
-                security_protocol="SASL_PLAINTEXT",
-                sasl_mechanism="PLAIN",
-                sasl_username="camfleet",
-                sasl_password=SecretStr("wrong"),
-            )
-        )
-    with pytest.raises(KafkaException):
-        _list(KafkaSettings(bootstrap_servers=address))  # plaintext client on the SASL listener
-    caplog.set_level(logging.DEBUG)
-    good = KafkaSettings(
-        bootstrap_servers=address,
+def _sasl(password: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers="127.0.0.1:39094",
         security_protocol="SASL_PLAINTEXT",
         sasl_mechanism="PLAIN",
         sasl_username="camfleet",
-        sasl_password=SecretStr("s3cret-pass"),
+        sasl_password=SecretStr(password),
     )
+
+
+def test_without_credentials_refused_with_them_served(
+    sasl_stack: StackSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(KafkaException):
+        _list(_sasl("wrong"))
+    with pytest.raises(KafkaException):
+        _list(KafkaSettings(bootstrap_servers=sasl_stack.bootstrap))  # plaintext client on the SASL listener
+    caplog.set_level(logging.DEBUG)
+    good = _sasl(PASSWORD)
     assert "images.v1" in _list(good)
-    assert "s3cret-pass" not in repr(good) and "s3cret-pass" not in caplog.text
-    assert "s3cret-pass" not in repr(sasl_stack)
+    assert PASSWORD not in repr(good) and PASSWORD not in caplog.text
+    assert PASSWORD not in repr(sasl_stack)
+
+
+def test_the_plaintext_listener_is_off(sasl_stack: StackSettings) -> None:
+    assert sasl_stack.bootstrap == "127.0.0.1:39094"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", sasl_stack.port), timeout=3).close()
+
+
+def test_a_transaction_commits_over_sasl_only(sasl_stack: StackSettings) -> None:
+    """The coordinator writes the commit markers through the inter-broker listener, now SASL."""
+    conf = sasl_stack.client_settings().client_config()
+    topic, value = "images.v1", uuid.uuid4().bytes
+    producer = Producer({**conf, "transactional.id": f"sasl-{uuid.uuid4()}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic, value=value, key=b"k")
+    producer.commit_transaction(30)
+    consumer = Consumer(
+        {
+            **conf,
+            "group.id": f"sasl-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.subscribe([topic])
+    try:
+        seen: list[bytes | None] = []
+        for _ in range(60):
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                seen.append(msg.value())
+            if value in seen:
+                break
+        assert value in seen
+    finally:
+        consumer.close()
+
+
+def test_the_password_stays_in_a_private_file(sasl_stack: StackSettings) -> None:
+    props = sasl_stack.home / "server.properties"
+    assert stat.S_IMODE(props.stat().st_mode) == 0o600 and PASSWORD in props.read_text()
+    assert PASSWORD not in sasl_stack.log_file.read_text()
 
 
 def test_server_properties_keep_the_password_out_of_the_settings_repr(tmp_path: Path) -> None:

@@ -80,8 +80,10 @@ def record(value: bytes, offset: int = 0, key: bytes | None = None) -> RawRecord
 
 
 @pytest.fixture
-def pipeline() -> DetectorPipeline:
-    settings = DetectorSettings(max_pixels=100_000, allowed_http_hosts=["cams.example"])
+def pipeline(tmp_path: Path) -> DetectorPipeline:
+    settings = DetectorSettings(
+        max_pixels=100_000, allowed_http_hosts=["cams.example"], allowed_file_roots=[tmp_path]
+    )
     book = BandBook(Band(0.2, 0.7))
     book.update("strict", Band(0.0, 0.99))
     return DetectorPipeline(settings, [FakeEngine()], book)

@@ -24,8 +24,8 @@ def png(w: int = 20, h: int = 10) -> bytes:
 
 
 def test_sniff_reads_dimensions_from_headers() -> None:
-    assert sniff(jpeg(64, 48)) == ("JPEG", 64, 48)
-    assert sniff(png(20, 10)) == ("PNG", 20, 10)
+    assert sniff(jpeg(64, 48))[:3] == ("JPEG", 64, 48)  # type: ignore[index]
+    assert sniff(png(20, 10)) == ("PNG", 20, 10, None)
     assert sniff(b"hello world") is None
 
 
@@ -90,4 +90,4 @@ def test_file_roots_confine_local_reads(tmp_path: Path) -> None:
 
 def test_missing_file_is_unreachable(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="unreachable"):
-        fetch((tmp_path / "missing.jpg").as_uri(), FetchPolicy())
+        fetch((tmp_path / "missing.jpg").as_uri(), FetchPolicy(file_roots=(tmp_path,)))
