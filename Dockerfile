@@ -9,5 +9,6 @@ COPY services services
 COPY flink_jobs flink_jobs
 COPY apps apps
 RUN pip install --no-cache-dir .
-ENV YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ultralytics
+# Prometheus scrapes the services from its own container: the metrics endpoint listens on every interface
+ENV YOLO_OFFLINE=1 YOLO_CONFIG_DIR=/tmp/ultralytics ROADWATCH_METRICS_HOST=0.0.0.0
 ENTRYPOINT ["roadwatch"]

@@ -37,6 +37,7 @@ from roadwatch.kafka.deadletter import RawRecord, dead_letter, failure
 from roadwatch.logs import setup_logging
 from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
+from roadwatch.startup import one_line_errors
 
 log = logging.getLogger(__name__)
 OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])
@@ -229,6 +230,7 @@ def run(s: FlinkSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
         job.cancel().result()
 
 
+@one_line_errors("flink")
 def main() -> None:
     """`python -m flink_jobs` and `roadwatch run flink` (a local mini-cluster in .venv-flink)."""
     setup_logging()

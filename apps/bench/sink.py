@@ -33,7 +33,8 @@ from services.sink.settings import SinkSettings
 log = logging.getLogger(__name__)
 
 
-def _verdicts(n: int) -> list[bytes]:
+def _verdicts(n: int) -> list[tuple[bytes, bytes]]:
+    """(key, value) records keyed by source_id, as the services write them (another key is a dead letter)."""
     t0 = datetime(2026, 11, 27, tzinfo=UTC)
     op = TierOpinion(
         tier="fast",
@@ -58,18 +59,16 @@ def _verdicts(n: int) -> list[bytes]:
         detector_score=0.3,
         decided_at=t0,
     )
-    return [
-        template.model_copy(
-            update={
-                "event_id": str(uuid.uuid4()),
-                "source_id": f"cam-{i % 50}",
-                "captured_at": t0 + timedelta(seconds=i),
-            }
-        )
-        .model_dump_json()
-        .encode()
-        for i in range(n)
-    ]
+    records = []
+    for i in range(n):
+        source = f"cam-{i % 50}"
+        update = {
+            "event_id": str(uuid.uuid4()),
+            "source_id": source,
+            "captured_at": t0 + timedelta(seconds=i),
+        }
+        records.append((source.encode(), template.model_copy(update=update).model_dump_json().encode()))
+    return records
 
 
 def verdicts_only(topic: str, **overrides: Any) -> SinkSettings:
@@ -171,8 +170,8 @@ def run(
     with scratch(kafka) as s:
         topic = s.topic("sink-verdicts")
         producer = idempotent_producer(kafka)
-        for value in _verdicts(rows):
-            send(producer, topic, b"cam", value)
+        for key, value in _verdicts(rows):
+            send(producer, topic, key, value)
         producer.flush(60)
         for r in range(rounds):
             with tempfile.TemporaryDirectory() as tmp:

@@ -60,7 +60,7 @@ def _down(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     stack = StackSettings()
-    st = control.status(stack, KafkaSettings(bootstrap_servers=stack.bootstrap))
+    st = control.status(stack, stack.client_settings())
     out = sys.stdout
     state = f"running (pid {st.pid})" if st.pid else "not running"
     out.write(f"broker: {state} at {st.bootstrap}\n")

@@ -25,7 +25,7 @@ class StackStatus:
 def up(stack: StackSettings) -> KafkaSettings:
     """Start the broker unless running, wait until it answers, create all topics; returns client settings."""
     broker.start(stack)
-    kafka = KafkaSettings(bootstrap_servers=stack.bootstrap)
+    kafka = stack.client_settings()
     admin.wait_until_ready(kafka.client_config(), timeout_s=stack.start_timeout_s)
     created = admin.ensure_topics(kafka.client_config(), all_topics(stack.partitions, stack.retention_ms))
     log.info("stack up on %s; %d topics created", stack.bootstrap, len(created))

@@ -9,6 +9,7 @@ from roadwatch.kafka.clients import consumer, member_id, transactional_producer
 from roadwatch.kafka.txloop import TransactionalLoop
 from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
+from roadwatch.startup import one_line_errors
 from roadwatch.vision.engines.base import Engine
 from roadwatch.vision.engines.factory import build_engine
 from roadwatch.vision.scoring import BandBook
@@ -57,6 +58,7 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
             pipeline.close()
 
 
+@one_line_errors("detector")
 def main() -> None:
     """`python -m services.detector` and `roadwatch run detector`."""
     settings, kafka = DetectorSettings(), KafkaSettings()

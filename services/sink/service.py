@@ -9,6 +9,7 @@ from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.clients import consumer, member_id
 from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
+from roadwatch.startup import one_line_errors
 from services.sink.pipeline import SERVICE, Sink
 from services.sink.settings import SinkSettings
 from services.sink.writer import TableWriter
@@ -36,6 +37,7 @@ def run(
         build(settings, catalog, kafka).run(stop, health)
 
 
+@one_line_errors("sink")
 def main() -> None:
     """`python -m services.sink` and `roadwatch run sink`."""
     settings, catalog, kafka = SinkSettings(), CatalogSettings(), KafkaSettings()

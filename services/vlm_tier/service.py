@@ -9,6 +9,7 @@ from roadwatch.kafka.clients import consumer, member_id, transactional_producer
 from roadwatch.kafka.txloop import TransactionalLoop
 from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
+from roadwatch.startup import one_line_errors
 from schemas.records import VlmTier
 from services.vlm_tier.backends.base import Backend
 from services.vlm_tier.breaker import CircuitBreaker
@@ -70,6 +71,7 @@ def run(settings: TierSettings, kafka: KafkaSettings, stop: threading.Event) -> 
             pipeline.close()
 
 
+@one_line_errors("vlm")
 def main(tier: VlmTier) -> None:
     """`python -m services.vlm_tier --tier T` and `roadwatch run vlm --tier T`."""
     settings, kafka = tier_settings(tier), KafkaSettings()

@@ -58,6 +58,7 @@ def test_scripted_sources_give_alerts_and_bands(
     for v in script:
         producer.produce(t["verdicts"], key=v.source_id.encode(), value=v.model_dump_json().encode())
     producer.produce(t["verdicts"], key=b"cam-x", value=b'{"broken": ')
+    producer.produce(t["verdicts"], key=b"cam-x", value=None)  # a tombstone: a dead letter, not a failed task
     # keys are source ids everywhere: a record under another source's key is refused, not folded into it
     mis_keyed = verdict(99, source="cam-on")
     producer.produce(t["verdicts"], key=b"cam-x", value=mis_keyed.model_dump_json().encode())
@@ -121,7 +122,7 @@ def test_scripted_sources_give_alerts_and_bands(
         DeadLetter.model_validate_json(m.value())
         for m in read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq")
     ]
-    assert sorted(d.reason for d in letters) == ["key_mismatch", "schema_invalid"]
+    assert sorted(d.reason for d in letters) == ["key_mismatch", "schema_invalid", "undecodable"]
     assert all(d.source_topic == t["verdicts"] and d.partition >= 0 and d.offset >= 0 for d in letters)
     by_reason = {d.reason: d for d in letters}
     broken, refused = by_reason["schema_invalid"], by_reason["key_mismatch"]
