@@ -81,7 +81,13 @@ class ComponentSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSection(settings_cls, cls.section))
+        return (init_settings, env_settings, *cls.fallback_sources(settings_cls))
+
+    @classmethod
+    def fallback_sources(cls, settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
+        """What fills a field the arguments and the component's own environment leave unset, in order: the
+        component's table of the config file (a subclass may put a shared prefix or table before it)."""
+        return (_TomlSection(settings_cls, cls.section),)
 
 
 class KafkaSettings(ComponentSettings):

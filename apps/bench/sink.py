@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 
 from apps.bench.common import percentile, scratch
+from roadwatch.errors import StackError
 from roadwatch.iceberg.catalog import ensure_tables, open_catalog
 from roadwatch.iceberg.offsets import Offsets
 from roadwatch.iceberg.settings import CatalogSettings
@@ -83,6 +84,9 @@ def verdicts_only(topic: str, **overrides: Any) -> SinkSettings:
     )
 
 
+ROUND_TIMEOUT_S = 600.0
+
+
 class Timing(NamedTuple):
     wall_s: float
     cpu_s: float  # this process, all its threads (librdkafka's and Arrow's included)
@@ -134,6 +138,7 @@ def _sink_round(
         max_poll_records=10_000,
         group_id=group_id,
         metrics_port=0,
+        static_member=False,  # it leaves its group on close: the bench deletes the group at once
     )
     sink = build(settings, catalog, kafka)
     writer = sink.writers["verdicts"]
@@ -147,14 +152,18 @@ def _sink_round(
 
     writer.commit = timed_commit  # type: ignore[method-assign]
     assigned = _Assigned("bench-sink")
-    sink.subscribe(assigned)  # the sink's own loop, driven here until every offset is committed
-    while sum(writer.committed.get((topic, p), 0) for p in partitions) < rows:
-        sink.step()
-    timing = Timing(  # from the group assignment, not process start-up
-        time.perf_counter() - assigned.at, time.process_time() - assigned.cpu_at
-    )
-    sink.close()
-    return timing
+    deadline = time.monotonic() + ROUND_TIMEOUT_S
+    try:
+        sink.subscribe(assigned)  # the sink's own loop, driven here until every offset is committed
+        while sum(writer.committed.get((topic, p), 0) for p in partitions) < rows:
+            if time.monotonic() > deadline:
+                raise StackError(f"bench sink: not every row committed after {ROUND_TIMEOUT_S:.0f}s")
+            sink.step()
+        return Timing(  # from the group assignment, not process start-up
+            time.perf_counter() - assigned.at, time.process_time() - assigned.cpu_at
+        )
+    finally:
+        sink.close()
 
 
 def run(

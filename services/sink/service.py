@@ -18,15 +18,15 @@ from services.sink.writer import TableWriter
 def build(settings: SinkSettings, catalog: CatalogSettings, kafka: KafkaSettings) -> Sink:
     tables = ensure_tables(open_catalog(catalog), catalog.namespace)
     writers = {name: TableWriter(t, settings.commit_retries) for name, t in tables.items()}
-    group_member = member_id(settings.group_id, settings.instance_id)
+    membership = (
+        {"group.instance.id": member_id(settings.group_id, settings.instance_id)}
+        if settings.static_member
+        else {}
+    )
     return Sink(
         settings,
         writers,
-        consumer(
-            kafka,
-            settings.group_id,
-            **{"topic.metadata.refresh.interval.ms": 5000, "group.instance.id": group_member},
-        ),
+        consumer(kafka, settings.group_id, **{"topic.metadata.refresh.interval.ms": 5000, **membership}),
     )
 
 

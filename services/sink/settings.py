@@ -20,7 +20,10 @@ class SinkSettings(ComponentSettings):
     source_state_topic: str = SOURCE_STATE
     dlq_pattern: str = r"^.*\.v1\.dlq$"
     group_id: str = "roadwatch-sink"
-    instance_id: str = "0"  # static group membership: a restarted instance takes its partitions straight back
+    instance_id: str = "0"
+    # static group membership (group.instance.id): a restarted instance takes its partitions straight back;
+    # off, it leaves its group on close (a short-lived sink, e.g. a benchmark's)
+    static_member: bool = True
     flush_rows: int = Field(50_000, ge=1)
     flush_interval_ms: int = Field(2_000, ge=10)
     max_poll_records: int = Field(10_000, ge=1)

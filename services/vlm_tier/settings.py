@@ -84,17 +84,8 @@ def tier_settings(tier: VlmTier, **overrides: Any) -> TierSettings:
         metrics_port: int = Field(METRICS_PORTS[f"vlm-{tier}"], ge=0, le=65535)
 
         @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
+        def fallback_sources(cls, settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
             return (
-                init_settings,
-                env_settings,
                 EnvSettingsSource(settings_cls, env_prefix="ROADWATCH_VLM_", env_nested_delimiter="__"),
                 toml_section(settings_cls, f"vlm.{tier}"),
                 toml_section(settings_cls, "vlm"),
