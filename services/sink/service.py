@@ -17,7 +17,9 @@ from services.sink.writer import TableWriter
 
 def build(settings: SinkSettings, catalog: CatalogSettings, kafka: KafkaSettings) -> Sink:
     tables = ensure_tables(open_catalog(catalog), catalog.namespace)
-    writers = {name: TableWriter(t, settings.commit_retries) for name, t in tables.items()}
+    writers = {
+        name: TableWriter(t, settings.commit_retries, settings.dedupe_window_s) for name, t in tables.items()
+    }
     membership = (
         {"group.instance.id": member_id(settings.group_id, settings.instance_id)}
         if settings.static_member

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from roadwatch.kafka.topics import DETECTIONS, SOURCE_STATE, VERDICTS
 from roadwatch.settings import ComponentSettings
+from services.sink.dedupe import DEFAULT_WINDOW_S
 
 
 class SinkSettings(ComponentSettings):
@@ -28,6 +29,8 @@ class SinkSettings(ComponentSettings):
     flush_interval_ms: int = Field(2_000, ge=10)
     max_poll_records: int = Field(10_000, ge=1)
     commit_retries: int = Field(8, ge=0)
+    # a row whose event_id (a dead letter: whose record) the table took this long ago or less is left out
+    dedupe_window_s: float = Field(DEFAULT_WINDOW_S, ge=0)
     metrics_port: int = Field(9103, ge=0, le=65535)
 
     def table_for(self, topic: str) -> str:

@@ -14,11 +14,16 @@ from pyiceberg.table import Table
 from roadwatch.errors import RoadwatchError
 from roadwatch.iceberg import offsets
 from roadwatch.iceberg.offsets import Offsets
+from roadwatch.iceberg.recent import recent_rows
+from services.sink.dedupe import DEAD_LETTER_IDENTITY, DEFAULT_WINDOW_S, RecentIds, identities
 
 log = logging.getLogger(__name__)
 
 ROWS = Counter("roadwatch_sink_rows_total", "Rows committed to Iceberg", ["table"])
 COMMITS = Counter("roadwatch_sink_commits_total", "Iceberg commits", ["table"])
+DUPLICATES = Counter(
+    "roadwatch_sink_duplicates_total", "Rows not written: their event_id landed within the window", ["table"]
+)
 CONFLICTS = Counter(
     "roadwatch_sink_commit_conflicts_total", "Commit conflicts (reloaded and retried)", ["table"]
 )
@@ -37,12 +42,21 @@ class StaleWriterError(RoadwatchError):
 class TableWriter:
     """Appends to one table; knows the offsets last committed there."""
 
-    def __init__(self, table: Table, retries: int) -> None:
+    def __init__(self, table: Table, retries: int, dedupe_window_s: float = DEFAULT_WINDOW_S) -> None:
         self.table = table
         self.committed: Offsets = offsets.committed(table)
         self._retries = retries
         self._arrow: pa.Schema | None = None
         self._arrow_for = -1
+        self._recent = RecentIds(dedupe_window_s)
+        self._remember_recent()
+
+    def _remember_recent(self) -> None:
+        """The event_ids the table took in the window (on start, and after another writer fenced us)."""
+        self._recent = RecentIds(self._recent.window_s)
+        columns = DEAD_LETTER_IDENTITY if self.name == "dead_letters" else ("event_id",)
+        for at, rows in recent_rows(self.table, time.time() - self._recent.window_s, columns):
+            self._recent.add(identities(self.name, rows), at)
 
     @property
     def arrow_schema(self) -> pa.Schema:
@@ -52,22 +66,28 @@ class TableWriter:
         return self._arrow
 
     def reload(self) -> None:
-        """Re-read the table and its committed offsets (after another writer fenced us)."""
+        """Re-read the table, its committed offsets and recent event_ids (after another writer fenced us)."""
         self.table = self.table.refresh()
         self.committed = offsets.committed(self.table)
+        self._remember_recent()
 
     @property
     def name(self) -> str:
         return self.table.name()[-1]
 
     def commit(self, rows: pa.Table, start: Offsets, end: Offsets) -> float:
-        """Append `rows` with offsets `end` merged over the table's. `start` is each partition's first offset
+        """Append `rows` with offsets `end` merged over the table's; rows whose event_id the table took within
+        the dedupe window are left out (the offsets still advance). `start` is each partition's first offset
         in the batch, for the staleness check. Returns the commit latency in seconds.
 
         Raises:
             StaleWriterError: the table already holds offsets past `start` (a newer writer took over).
             RoadwatchError: conflicts persisted through every retry.
         """
+        keep = self._recent.new(identities(self.name, rows), time.time())
+        if not all(keep):
+            DUPLICATES.labels(self.name).inc(keep.count(False))
+            rows = rows.filter(pa.array(keep, pa.bool_()))
         for attempt in range(self._retries + 1):
             merged = {**self.committed, **end}
             started = time.perf_counter()
@@ -88,6 +108,7 @@ class TableWriter:
                 continue
             elapsed = time.perf_counter() - started
             self.committed = merged
+            self._recent.add(identities(self.name, rows), time.time())
             COMMIT_SECONDS.labels(self.name).observe(elapsed)
             COMMITS.labels(self.name).inc()
             ROWS.labels(self.name).inc(rows.num_rows)

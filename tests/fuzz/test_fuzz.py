@@ -14,9 +14,11 @@ import copy
 import io
 import json
 import os
+import pickle
+import signal
 from collections.abc import Callable, Iterator
 from datetime import timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -243,7 +245,7 @@ REPLACEMENTS = st.one_of(
     HUGE,
     st.just(DEEP),
     st.sampled_from([[], {}, "", "1", "0.5", True, False, None, [None], {"": None}, [[]], {"a": {}}]),
-)
+).map(copy.deepcopy)  # a fresh copy: mutations change drawn values in place
 INTERESTING_BYTES = [
     b"\xff\xd9",
     b"\xff\xda",
@@ -594,14 +596,70 @@ def sink_batch(draw: st.DrawFn) -> tuple[str, list[Message]]:
     ]
 
 
+class Summary(NamedTuple):
+    """What the properties check of a `Converted` (it crosses a process boundary)."""
+
+    rows: int
+    dead: int
+    dead_letters: int
+    schema_ok: bool
+    row_offsets: list[int]
+
+
+def _summary(table: str, messages: list[Message]) -> Summary:
+    result = to_arrow(table, SCHEMAS[table], messages)
+    return Summary(
+        len(result.table),
+        len(result.dead),
+        len(result.dead_letters),
+        result.table.schema == SCHEMAS[table],
+        result.table.column("kafka_offset").to_pylist(),
+    )
+
+
+def in_child(call: Callable[[], Any]) -> Any:
+    """`call()` in a forked child: a crash in native code (pyarrow's JSON reader) then fails the property
+    with its input instead of killing the whole test run. What the call raises is raised here."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 0
+        try:
+            os.close(read)
+            try:
+                payload = pickle.dumps(("ok", call()))
+            except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises it
+                try:
+                    payload = pickle.dumps(("raised", exc))
+                except Exception:  # noqa: BLE001 - an exception that does not pickle
+                    payload = pickle.dumps(("raised", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            with os.fdopen(write, "wb") as out:
+                out.write(payload)
+        except BaseException:  # noqa: BLE001
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read, "rb") as inp:
+        payload = inp.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise AssertionError(f"the process crashed: {signal.Signals(os.WTERMSIG(status)).name}")
+    assert payload, f"the child exited with status {os.waitstatus_to_exitcode(status)} and no result"
+    kind, value = pickle.loads(payload)
+    if kind == "raised":
+        raise value
+    return value
+
+
 @examples(300)
 @given(batch=sink_batch())
 def test_to_arrow_never_raises_and_keeps_every_message(batch: tuple[str, list[Message]]) -> None:
     table, messages = batch
-    result = to_arrow(table, SCHEMAS[table], messages)
-    assert len(result.table) + len(result.dead) == len(messages)
-    assert len(result.dead_letters) == len(result.dead)
-    assert result.table.schema == SCHEMAS[table]
+    result: Summary = in_child(lambda: _summary(table, messages))
+    assert result.rows + result.dead == len(messages)
+    assert result.dead_letters == result.dead
+    assert result.schema_ok
 
 
 def _model_accepts(table: str, m: Message) -> bool:
@@ -624,12 +682,12 @@ def _model_accepts(table: str, m: Message) -> bool:
 def test_to_arrow_rows_are_exactly_what_the_model_accepts(batch: tuple[str, list[Message]]) -> None:
     table, messages = batch
     try:
-        result = to_arrow(table, SCHEMAS[table], messages)
-    except (pa.ArrowException, OverflowError):
-        assume(False)  # a raise is the property above's failure
+        result: Summary = in_child(lambda: _summary(table, messages))
+    except (pa.ArrowException, OverflowError, AssertionError):
+        assume(False)  # a raise or a crash is the property above's failure
         return
     accepted = [m.offset() for m in messages if _model_accepts(table, m)]
-    assert result.table.column("kafka_offset").to_pylist() == accepted
+    assert result.row_offsets == accepted
 
 
 # ---------------------------------------------------------------------------------------------------------
