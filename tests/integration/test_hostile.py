@@ -168,6 +168,10 @@ def test_hostile_corpus_dead_letters_once_each_and_the_stack_stays_up(
             settings=ProducerSettings(topic=topics["images"]),
         )
         assert good.sent == 1
+        duplicate = event("cam-dup", data=sorted(frames.iterdir())[0].read_bytes(), inline=True)
+        for _ in range(2):  # the same event twice (a client's retry): every table holds it once
+            producer.produce(topics["images"], key=b"cam-dup", value=duplicate)
+        producer.flush(10)
         expected = len(images) + len(outside) + len(thresholds) + len(verdicts["undecodable"])
 
         def letters() -> list[dict[str, object]]:
@@ -180,7 +184,7 @@ def test_hostile_corpus_dead_letters_once_each_and_the_stack_stays_up(
 
         def verdict_of_good() -> bool:
             rows = _scan(warehouse, "verdicts")
-            return rows is not None and "cam-good" in rows.column("source_id").to_pylist()
+            return rows is not None and {"cam-good", "cam-dup"} <= set(rows.column("source_id").to_pylist())
 
         wait_for(lambda: len(letters()) >= expected and verdict_of_good(), 240, f"{expected} dead letters")
         assert det.alive() and sink.alive(), "a service stopped for a record's sake"
@@ -188,6 +192,12 @@ def test_hostile_corpus_dead_letters_once_each_and_the_stack_stays_up(
         det.stop()
         sink.stop()
 
+    for name in ("detections", "verdicts"):
+        table = _scan(warehouse, name)
+        assert table is not None
+        assert table.column("source_id").to_pylist().count("cam-dup") == 1, (
+            f"a repeated event_id twice in {name}"
+        )
     rows = letters()
     per_record = Counter((r["source_topic"], r["partition"], r["offset"]) for r in rows)
     assert max(per_record.values()) == 1, "a bad record was dead-lettered twice"
