@@ -7,6 +7,7 @@ transactions; the clock stops when every DetectionResult is readable with `read_
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -70,7 +71,7 @@ def _stamps(messages: list[Message]) -> dict[bytes, int]:
     return {m.value() or b"": m.timestamp()[1] for m in messages}
 
 
-def _env(kafka: KafkaSettings, models_dir: Path, port: int, s: Scratch) -> dict[str, str]:
+def _env(kafka: KafkaSettings, models_dir: Path, images: Path, port: int, s: Scratch) -> dict[str, str]:
     """The detector process's settings: the run's scratch topics and group."""
     topics = {n: s.topic(n) for n in ("detections", "verdicts", "escalations")}
     topics["images"] = s.topic("images", with_dlq=True)  # the detector dead-letters to <images>.dlq
@@ -78,6 +79,7 @@ def _env(kafka: KafkaSettings, models_dir: Path, port: int, s: Scratch) -> dict[
         **os.environ,
         "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
         "ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir),
+        "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": json.dumps([str(images)]),
         "ROADWATCH_DETECTOR_METRICS_PORT": str(port),
         "ROADWATCH_DETECTOR_INPUT_TOPIC": topics["images"],
         "ROADWATCH_DETECTOR_DETECTIONS_TOPIC": topics["detections"],
@@ -96,7 +98,7 @@ def run(
     bare_rates, stream_rates, bare_lat = [], [], []
     done: dict[bytes, int] = {}
     with scratch(kafka) as s:
-        env = _env(kafka, models_dir, port, s)
+        env = _env(kafka, models_dir, Path(dataset).resolve(), port, s)
         images = env["ROADWATCH_DETECTOR_INPUT_TOPIC"]
         with TopicReader(kafka, env["ROADWATCH_DETECTOR_DETECTIONS_TOPIC"]) as reader:
             proc = subprocess.Popen(

@@ -37,6 +37,16 @@ class FetchPolicy:
     s3_buckets: frozenset[str] = field(default_factory=frozenset)
     max_bytes: int = 25 * 1024 * 1024
     timeout_s: float = 10.0
+    _roots: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # resolved once: a per-file resolve of every root cost more than reading a small image
+        roots = tuple(os.path.realpath(r) for r in self.file_roots)
+        object.__setattr__(self, "_roots", roots)
+
+    def allows_file(self, path: str) -> bool:
+        """Whether the resolved absolute `path` is inside a file root."""
+        return any(r == os.sep or path == r or path.startswith(r + os.sep) for r in self._roots)
 
 
 def check_allowed(uri: str, policy: FetchPolicy) -> None:
@@ -76,12 +86,16 @@ def _local_path(parsed: ParseResult, uri: str, policy: FetchPolicy) -> Path:
     if not policy.file_roots:
         raise InvalidInputError("uri_not_allowed", f"{uri}: no file roots are allowed")
     try:
-        path = Path(unquote(parsed.path)).resolve()
+        # the root "/" holds every path, symlinks or not: only a narrower root needs the path resolved
+        raw = unquote(parsed.path)
+        resolved = os.path.normpath(raw) if os.sep in policy._roots else os.path.realpath(raw, strict=False)
+        if "\x00" in resolved:
+            raise ValueError("embedded null byte")
     except (OSError, RuntimeError, ValueError) as exc:  # a NUL byte, a symlink loop
         raise InvalidInputError("uri_not_allowed", f"{uri} is not a usable local path ({exc})") from exc
-    if not any(path.is_relative_to(root.resolve()) for root in policy.file_roots):
+    if not resolved.startswith(os.sep) or not policy.allows_file(resolved):
         raise InvalidInputError("uri_not_allowed", f"{uri} is outside the allowed file roots")
-    return path
+    return Path(resolved)
 
 
 @dataclass(frozen=True)

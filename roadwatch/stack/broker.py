@@ -10,11 +10,14 @@ import subprocess
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from roadwatch.errors import StackError
 from roadwatch.stack.jars import kafka_classpath
 from roadwatch.stack.settings import StackSettings
 
 log = logging.getLogger(__name__)
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
 def _listeners(s: StackSettings) -> list[str]:
@@ -25,32 +28,56 @@ def _listeners(s: StackSettings) -> list[str]:
         client.append(("SASL_PLAINTEXT", s.sasl_port))
     advertised = ",".join(f"{name}://{s.host}:{port}" for name, port in client)
     protocols = ",".join(f"{name}:{name}" for name, _ in client)
+    controller = "SASL_PLAINTEXT" if s.sasl_only else "PLAINTEXT"
     return [
         f"listeners={advertised},CONTROLLER://{s.host}:{s.controller_port}",
         f"advertised.listeners={advertised}",
         "controller.listener.names=CONTROLLER",
         f"inter.broker.listener.name={client[0][0]}",
-        f"listener.security.protocol.map={protocols},CONTROLLER:PLAINTEXT",
+        f"listener.security.protocol.map={protocols},CONTROLLER:{controller}",
     ]
 
 
+def _jaas(users: dict[str, SecretStr], login: tuple[str, SecretStr] | None) -> str:
+    """A PLAIN login module line: the users who may log in, and who the broker is when it is the client."""
+    logs_in = f'username="{login[0]}" password="{login[1].get_secret_value()}" ' if login else ""
+    known = " ".join(f'user_{u}="{p.get_secret_value()}"' for u, p in sorted(users.items()))
+    return f"org.apache.kafka.common.security.plain.PlainLoginModule required {logs_in}{known};"
+
+
 def _sasl(s: StackSettings) -> list[str]:
-    """PLAIN on the SASL listener with the configured users, when `sasl_port` is set; when it is the only
-    client listener the broker talks to itself over it too, as `s.broker_user`."""
+    """PLAIN on the SASL listener with the configured users, when `sasl_port` is set. When it is the only
+    client listener the broker talks to itself over it too, as `s.broker_user`, and the controller listener is
+    SASL as well, for the broker user only: the broker registers and heartbeats there as that user (a super
+    user), and no unauthenticated client reaches the controller."""
     if s.sasl_port is None:
         return []
-    users = " ".join(f'user_{u}="{p.get_secret_value()}"' for u, p in sorted(s.sasl_users.items()))
     lines = ["sasl.enabled.mechanisms=PLAIN"]
-    login = ""
-    if s.sasl_only and s.broker_user is not None:
-        user, password = s.broker_user
-        login = f'username="{user}" password="{password.get_secret_value()}" '
+    login = s.broker_user if s.sasl_only else None
+    if login is not None:
         lines.append("sasl.mechanism.inter.broker.protocol=PLAIN")
-    lines.append(
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config="
-        f"org.apache.kafka.common.security.plain.PlainLoginModule required {login}{users};"
-    )
+    lines.append(f"listener.name.sasl_plaintext.plain.sasl.jaas.config={_jaas(s.sasl_users, login)}")
+    if login is not None:
+        lines += [
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.controller.plain.sasl.jaas.config={_jaas(dict([login]), login)}",
+        ]
     return lines
+
+
+def _authorizer(s: StackSettings) -> list[str]:
+    """With SASL on, every request is authorized and nothing is allowed without an ACL, except to the super
+    users: the broker's own user and, with `plaintext_with_sasl`, `User:ANONYMOUS`, who the unauthenticated
+    PLAINTEXT listener's clients (and the broker, inter-broker there) are."""
+    if s.sasl_port is None or s.broker_user is None:
+        return []
+    supers = [f"User:{s.broker_user[0]}", *([] if s.sasl_only else ["User:ANONYMOUS"])]
+    return [
+        f"authorizer.class.name={AUTHORIZER}",
+        f"super.users={';'.join(supers)}",
+        "allow.everyone.if.no.acl.found=false",
+    ]
 
 
 def server_properties(s: StackSettings) -> str:
@@ -63,6 +90,7 @@ def server_properties(s: StackSettings) -> str:
             f"controller.quorum.bootstrap.servers={s.host}:{s.controller_port}",
             *_listeners(s),
             *_sasl(s),
+            *_authorizer(s),
             f"log.dirs={s.data_dir}",
             f"num.partitions={s.partitions}",
             "offsets.topic.replication.factor=1",

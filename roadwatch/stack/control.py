@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from roadwatch.kafka import admin
 from roadwatch.kafka.topics import all_topics
 from roadwatch.settings import KafkaSettings
-from roadwatch.stack import broker
+from roadwatch.stack import acls, broker
 from roadwatch.stack.settings import StackSettings
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,14 @@ class StackStatus:
 
 
 def up(stack: StackSettings) -> KafkaSettings:
-    """Start the broker unless running, wait until it answers, create all topics; returns client settings."""
+    """Start the broker unless running, wait until it answers, create all topics and, with `service_users`,
+    each service's ACLs (those missing); returns client settings."""
     broker.start(stack)
     kafka = stack.client_settings()
     admin.wait_until_ready(kafka.client_config(), timeout_s=stack.start_timeout_s)
     created = admin.ensure_topics(kafka.client_config(), all_topics(stack.partitions, stack.retention_ms))
-    log.info("stack up on %s; %d topics created", stack.bootstrap, len(created))
+    granted = acls.apply(kafka.client_config(), acls.plan(stack.service_users)) if stack.service_users else []
+    log.info("stack up on %s; %d topics, %d ACLs created", stack.bootstrap, len(created), len(granted))
     return kafka
 
 

@@ -3,7 +3,15 @@
 With `sasl_port` set, the broker's only client listener is SASL_PLAINTEXT (PLAIN) on that port, with the
 `sasl_users` (`ROADWATCH_STACK_SASL_USERS='{"camfleet": "..."}'`); the first user by name is also the
 broker's own identity on it. `plaintext_with_sasl=true` keeps the unauthenticated PLAINTEXT listener on
-`port` beside it. The KRaft controller listener stays PLAINTEXT on `controller_port`, on `host` only.
+`port` beside it. The KRaft controller listener is on `controller_port`, on `host` only: SASL too (the broker
+user only) when SASL is the only client listener, else PLAINTEXT.
+
+With SASL on, the broker authorizes every request (StandardAuthorizer, nothing allowed without an ACL): its
+own user is the super user (with `plaintext_with_sasl`, the unauthenticated PLAINTEXT listener's
+`User:ANONYMOUS` too, so that listener stays as open as it was). `service_users`
+(`ROADWATCH_STACK_SERVICE_USERS='{"detector": "detector", "vlm-fast": "vlm-fast"}'`) names the user of
+`sasl_users` each service logs in as; `roadwatch stack up` then grants each only what it needs
+(`roadwatch.stack.acls`).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from roadwatch.settings import DEFAULT_HOME, ComponentSettings, KafkaSettings
+from roadwatch.stack.acls import SERVICES
 
 _USER = re.compile(r"[A-Za-z0-9._-]+")
 _UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]')  # would break out of the JAAS string or the properties line
@@ -39,6 +48,9 @@ class StackSettings(ComponentSettings):
     sasl_port: int | None = Field(None, ge=1, le=65535, description="SASL_PLAINTEXT (PLAIN) listener")
     sasl_users: dict[str, SecretStr] = Field(default_factory=dict)
     plaintext_with_sasl: bool = Field(False, description="keep the PLAINTEXT listener open beside SASL")
+    service_users: dict[str, str] = Field(
+        default_factory=dict, description="service → its user in sasl_users; least-privilege ACLs for each"
+    )
     start_timeout_s: float = 90.0
 
     @model_validator(mode="after")
@@ -50,6 +62,28 @@ class StackSettings(ComponentSettings):
                 raise ValueError(f"sasl_users: user name {user!r} is not letters, digits, '.', '_', '-'")
             if _UNSAFE.search(password.get_secret_value()):
                 raise ValueError(f"sasl_users: the password of {user} has a quote, backslash or control char")
+        return self
+
+    @model_validator(mode="after")
+    def _service_users_usable(self) -> StackSettings:
+        if not self.service_users:
+            return self
+        if not self.sasl_only:
+            raise ValueError(
+                "service_users needs SASL as the only client listener (sasl_port set, plaintext_with_sasl"
+                " off): anyone on the PLAINTEXT listener is a super user"
+            )
+        unknown = sorted(set(self.service_users) - set(SERVICES))
+        if unknown:
+            raise ValueError(f"service_users: unknown services {unknown}; known are {list(SERVICES)}")
+        broker = self.broker_user[0] if self.broker_user else None
+        for service, user in self.service_users.items():
+            if user not in self.sasl_users:
+                raise ValueError(f"service_users: {service}'s user {user!r} is not one of sasl_users")
+            if user == broker:
+                raise ValueError(
+                    f"service_users: {service}'s user {user!r} is the broker's own, a super user no ACL binds"
+                )
         return self
 
     @property

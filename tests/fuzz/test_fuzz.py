@@ -13,18 +13,18 @@ from __future__ import annotations
 import copy
 import io
 import json
+import multiprocessing
 import os
-import pickle
-import signal
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pydantic
 import pytest
-from confluent_kafka import Message
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -35,9 +35,9 @@ from roadwatch.images.inspect import ImageLimits, decode_rgb, inspect_image
 from roadwatch.kafka.codec import decode, decode_keyed, encode
 from roadwatch.kafka.deadletter import RawRecord, dead_letter
 from schemas.records import RECORD_TYPES, DeadLetter
-from schemas.tables import table_def
 from services.detector.thresholds import _band_of
-from services.sink.convert import MODELS, to_arrow
+from services.sink.convert import MODELS
+from tests.fuzz import _sink_worker
 
 pytestmark = pytest.mark.slow
 
@@ -227,6 +227,7 @@ TIMES = st.datetimes(timezones=ZONES).map(lambda d: d.isoformat()) | st.sampled_
         "253402300800",
     ]
 )
+NON_FINITE = st.sampled_from([float("inf"), float("-inf"), float("nan")])
 HUGE = st.builds(
     lambda c, n: c * n, st.sampled_from(["x", "\u00e9", "\\", "\ud800", "0"]), st.integers(1_000, 2_000_000)
 )
@@ -235,6 +236,9 @@ KEYS = st.sampled_from(FIELD_NAMES) | TEXT
 JSON = st.recursive(
     SCALARS, lambda c: st.lists(c, max_size=4) | st.dictionaries(KEYS, c, max_size=5), max_leaves=24
 )
+RECORD_LIKE = st.fixed_dictionaries(
+    {}, optional={"event_id": TEXT | JSON, "source_id": TEXT | JSON, "captured_at": TIMES | JSON}
+).flatmap(lambda head: st.dictionaries(KEYS, JSON, max_size=4).map(lambda rest: head | rest))
 DEEP = "\x00roadwatch-fuzz-deep\x00"  # a value the serializer replaces with deeply nested JSON text
 DEEP_JSON = json.dumps(DEEP)
 REPLACEMENTS = st.one_of(
@@ -335,7 +339,9 @@ def mutated_doc(draw: st.DrawFn, names: tuple[str, ...] = tuple(NAMES)) -> Any:
         paths = list(_paths(doc))
         op = draw(st.sampled_from(["drop", "replace", "number", "number", "time", "string", "add", "append"]))
         if op == "number" and (nums := [p for p in paths if _is_number(_at(doc, p))]):
-            doc = _set(doc, draw(st.sampled_from(nums)), draw(BOUNDARY_INTS | FLOATS | st.integers()))
+            doc = _set(
+                doc, draw(st.sampled_from(nums)), draw(BOUNDARY_INTS | FLOATS | NON_FINITE | st.integers())
+            )
             continue
         strings = [p for p in paths if isinstance(_at(doc, p), str)]
         if op == "time" and (times := [p for p in strings if _at(doc, p) == T0]):
@@ -380,12 +386,15 @@ def record_bytes(names: tuple[str, ...] = tuple(NAMES)) -> st.SearchStrategy[byt
         mutated_doc(names).flatmap(serialized),
         mutated_doc(tuple(NAMES)).flatmap(serialized),
         JSON.flatmap(serialized),
+        RECORD_LIKE.flatmap(serialized),
         deep_json_text().map(str.encode),
         st.binary(max_size=512),
     )
 
 
 VALUES = st.none() | record_bytes()
+# (record type, a value for it): mostly that type's own records, valid or mutated, then anything else
+NAMED_VALUES = st.sampled_from(NAMES).flatmap(lambda n: st.tuples(st.just(n), st.none() | record_bytes((n,))))
 KEY_CHOICES = st.one_of(
     st.just("match"),
     st.just("match"),
@@ -429,16 +438,18 @@ def test_every_record_type_has_a_valid_seed() -> None:
 
 
 @examples(700)
-@given(name=st.sampled_from(NAMES), value=VALUES)
-def test_decode_raises_only_invalid_input(name: str, value: bytes | None) -> None:
+@given(named=NAMED_VALUES)
+def test_decode_raises_only_invalid_input(named: tuple[str, bytes | None]) -> None:
+    name, value = named
     model = RECORD_TYPES[name]
     record = expect_invalid(lambda: decode(model, value), DECODE_REASONS)
     assert record is None or isinstance(record, model)
 
 
 @examples(500)
-@given(name=st.sampled_from(NAMES), value=VALUES, choice=KEY_CHOICES)
-def test_decode_keyed_raises_only_invalid_input(name: str, value: bytes | None, choice: Any) -> None:
+@given(named=NAMED_VALUES, choice=KEY_CHOICES)
+def test_decode_keyed_raises_only_invalid_input(named: tuple[str, bytes | None], choice: Any) -> None:
+    name, value = named
     model, key = RECORD_TYPES[name], key_for(choice, value)
     record = expect_invalid(lambda: decode_keyed(model, key, value), KEYED_REASONS)
     if record is not None:
@@ -451,8 +462,9 @@ def test_decode_keyed_raises_only_invalid_input(name: str, value: bytes | None, 
     "latency_ms); encode writes them as null, which decode rejects: a forwarded record becomes poison"
 )
 @examples(500)
-@given(name=st.sampled_from(NAMES), value=VALUES)
-def test_whatever_decode_accepts_encode_writes_back(name: str, value: bytes | None) -> None:
+@given(named=NAMED_VALUES)
+def test_whatever_decode_accepts_encode_writes_back(named: tuple[str, bytes | None]) -> None:
+    name, value = named
     model = RECORD_TYPES[name]
     record = expect_invalid(lambda: decode(model, value), DECODE_REASONS)
     if record is not None:
@@ -507,10 +519,13 @@ def test_dead_letter_never_raises_and_fits_a_kafka_record(
 )
 @examples(150)
 @given(
-    topic=st.from_regex(r"\A[a-zA-Z0-9._-]{1,249}\Z"),
+    topic=st.from_regex(r"\A[a-zA-Z0-9._-]{1,249}\Z")
+    | st.builds(lambda c, n: c * n, st.sampled_from("a.-_"), st.integers(1, 249)),
     partition=st.integers(0, 2**31 - 1),
     offset=st.integers(0, 2**63 - 1),
-    timestamp=st.none() | st.integers(0, 2**63 - 1),
+    timestamp=st.none()
+    | st.integers(0, 2**63 - 1)
+    | st.sampled_from([1, 253_402_300_799_999, 253_402_300_800_000, 2**63 - 1]),  # year 9999 ends
     value=st.none() | st.binary(max_size=64),
 )
 def test_dead_letter_takes_any_kafka_coordinates(
@@ -563,22 +578,39 @@ def test_to_event_raises_only_validation_error(kind: str, value: bytes | str | N
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The sink's conversion
+# The sink's conversion (in a worker process: see tests/fuzz/_sink_worker.py)
 
 TABLES = sorted(MODELS)
-TOPICS = {
-    "detections": "detections.v1",
-    "verdicts": "verdicts.v1",
-    "source_state": "source_state.v1",
-    "dead_letters": "images.v1.dlq",
-}
-SCHEMAS = {t: table_def(t).schema.as_arrow() for t in TABLES}
+_WORKER: list[ProcessPoolExecutor] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_sink_worker() -> Iterator[None]:
+    yield
+    while _WORKER:
+        _WORKER.pop().shutdown(wait=True)
+
+
+def in_sink_worker(table: str, pairs: list[tuple[bytes | None, bytes | None]]) -> _sink_worker.Summary:
+    """`_sink_worker.summary(table, pairs)` in the worker process (forked from a server that imported the
+    sink once, so a crash costs a fresh worker, not a fresh import). What it raises is raised here; a crash
+    of the worker is an AssertionError."""
+    if not _WORKER:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([_sink_worker.__name__])
+        _WORKER.append(ProcessPoolExecutor(1, mp_context=context))
+    pool = _WORKER[0]
+    try:
+        return pool.submit(_sink_worker.summary, table, pairs).result(timeout=120)
+    except BrokenProcessPool:
+        _WORKER.pop().shutdown(wait=True)
+        raise AssertionError("the sink's process crashed converting this batch (a native crash)") from None
 
 
 @st.composite
-def sink_batch(draw: st.DrawFn) -> tuple[str, list[Message]]:
-    """A table and a batch of 1-8 messages for it: valid records (so the fast path runs), mutated ones,
-    other records, arbitrary JSON or bytes, tombstones."""
+def sink_batch(draw: st.DrawFn) -> tuple[str, list[tuple[bytes | None, bytes | None]]]:
+    """A table and a batch of 1-8 (key, value) records for it: valid records (so the fast path runs),
+    mutated ones, other records, arbitrary JSON or bytes, tombstones."""
     table = draw(st.sampled_from(TABLES))
     own = (MODELS[table].__name__,)
     values = st.one_of(
@@ -590,84 +622,27 @@ def sink_batch(draw: st.DrawFn) -> tuple[str, list[Message]]:
         st.none(),
     )
     pairs = draw(st.lists(st.tuples(KEY_CHOICES, values), min_size=1, max_size=8))
-    return table, [
-        Message(topic=TOPICS[table], partition=0, offset=i, key=key_for(choice, value), value=value)
-        for i, (choice, value) in enumerate(pairs)
-    ]
-
-
-class Summary(NamedTuple):
-    """What the properties check of a `Converted` (it crosses a process boundary)."""
-
-    rows: int
-    dead: int
-    dead_letters: int
-    schema_ok: bool
-    row_offsets: list[int]
-
-
-def _summary(table: str, messages: list[Message]) -> Summary:
-    result = to_arrow(table, SCHEMAS[table], messages)
-    return Summary(
-        len(result.table),
-        len(result.dead),
-        len(result.dead_letters),
-        result.table.schema == SCHEMAS[table],
-        result.table.column("kafka_offset").to_pylist(),
-    )
-
-
-def in_child(call: Callable[[], Any]) -> Any:
-    """`call()` in a forked child: a crash in native code (pyarrow's JSON reader) then fails the property
-    with its input instead of killing the whole test run. What the call raises is raised here."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        status = 0
-        try:
-            os.close(read)
-            try:
-                payload = pickle.dumps(("ok", call()))
-            except BaseException as exc:  # noqa: BLE001 - handed to the parent, which re-raises it
-                try:
-                    payload = pickle.dumps(("raised", exc))
-                except Exception:  # noqa: BLE001 - an exception that does not pickle
-                    payload = pickle.dumps(("raised", RuntimeError(f"{type(exc).__name__}: {exc}")))
-            with os.fdopen(write, "wb") as out:
-                out.write(payload)
-        except BaseException:  # noqa: BLE001
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write)
-    with os.fdopen(read, "rb") as inp:
-        payload = inp.read()
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        raise AssertionError(f"the process crashed: {signal.Signals(os.WTERMSIG(status)).name}")
-    assert payload, f"the child exited with status {os.waitstatus_to_exitcode(status)} and no result"
-    kind, value = pickle.loads(payload)
-    if kind == "raised":
-        raise value
-    return value
+    return table, [(key_for(choice, value), value) for choice, value in pairs]
 
 
 @examples(300)
 @given(batch=sink_batch())
-def test_to_arrow_never_raises_and_keeps_every_message(batch: tuple[str, list[Message]]) -> None:
-    table, messages = batch
-    result: Summary = in_child(lambda: _summary(table, messages))
-    assert result.rows + result.dead == len(messages)
+def test_to_arrow_never_raises_and_keeps_every_message(
+    batch: tuple[str, list[tuple[bytes | None, bytes | None]]],
+) -> None:
+    table, pairs = batch
+    result = in_sink_worker(table, pairs)
+    assert result.rows + result.dead == len(pairs)
     assert result.dead_letters == result.dead
     assert result.schema_ok
 
 
-def _model_accepts(table: str, m: Message) -> bool:
+def _model_accepts(table: str, key: bytes | None, value: bytes | None) -> bool:
     model = MODELS[table]
     call = (
-        (lambda: decode(model, m.value()))
+        (lambda: decode(model, value))
         if table == "dead_letters"
-        else (lambda: decode_keyed(model, m.key(), m.value()))
+        else (lambda: decode_keyed(model, key, value))
     )
     return expect_invalid(call, KEYED_REASONS) is not None
 
@@ -679,14 +654,16 @@ def _model_accepts(table: str, m: Message) -> bool:
 )
 @examples(300)
 @given(batch=sink_batch())
-def test_to_arrow_rows_are_exactly_what_the_model_accepts(batch: tuple[str, list[Message]]) -> None:
-    table, messages = batch
+def test_to_arrow_rows_are_exactly_what_the_model_accepts(
+    batch: tuple[str, list[tuple[bytes | None, bytes | None]]],
+) -> None:
+    table, pairs = batch
     try:
-        result: Summary = in_child(lambda: _summary(table, messages))
+        result = in_sink_worker(table, pairs)
     except (pa.ArrowException, OverflowError, AssertionError):
         assume(False)  # a raise or a crash is the property above's failure
         return
-    accepted = [m.offset() for m in messages if _model_accepts(table, m)]
+    accepted = [i for i, (key, value) in enumerate(pairs) if _model_accepts(table, key, value)]
     assert result.row_offsets == accepted
 
 

@@ -104,17 +104,17 @@ def test_sigkill_at_random_moments_neither_loses_nor_duplicates(
     def resumes() -> list[str]:
         return [line for line in log.read_text().splitlines() if "resuming from the tables' offsets" in line]
 
-    for k in range(4):
-        wait_for(lambda k=k: len(resumes()) > k, 60, "the sink to take its partitions")
-        if k == 0:  # the first run commits once, so that every restart has offsets to resume from
-            wait_for(lambda: sum(sum(c.values()) for c in counts(warehouse).values()) > 0, 60, "a commit")
-        time.sleep(rng.uniform(0.5, 2.5))
-        sink.kill()
-        kills += 1
-        sink = ServiceProcess("services.sink", env, log).start()
-    feeder.join()
-    total = sum(COUNTS.values()) + BAD_VERDICTS
-    try:
+    try:  # whatever fails, the sink of the moment is stopped (a failed wait would leave it running)
+        for k in range(4):
+            wait_for(lambda k=k: len(resumes()) > k, 60, "the sink to take its partitions")
+            if k == 0:  # the first run commits once, so that every restart has offsets to resume from
+                wait_for(lambda: sum(sum(c.values()) for c in counts(warehouse).values()) > 0, 60, "a commit")
+            time.sleep(rng.uniform(0.5, 2.5))
+            sink.kill()
+            kills += 1
+            sink = ServiceProcess("services.sink", env, log).start()
+        feeder.join()
+        total = sum(COUNTS.values()) + BAD_VERDICTS
         wait_for(
             lambda: sum(sum(c.values()) for c in counts(warehouse).values()) >= total,
             180,

@@ -1,0 +1,211 @@
+"""Each service its own SASL principal, and ACLs that allow only what it needs: a SASL-only stack of its own
+(free ports) with users for the detector and the fast tier and `roadwatch stack up` applying the plan. The
+detector may write detections but not thresholds, the fast tier may not write images, the detector's
+read-process-write transaction under its own transactional id and group commits (under another tier's id it
+is refused), its thresholds reader needs no group, and the broker user still creates topics and nobody else
+can."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic
+from pydantic import SecretStr
+
+from roadwatch.kafka.clients import consumer, idempotent_producer, member_id, transactional_producer
+from roadwatch.kafka.topics import DETECTIONS, IMAGES, THRESHOLDS, dlq
+from roadwatch.settings import KafkaSettings
+from roadwatch.stack import acls, control
+from roadwatch.stack.settings import StackSettings
+
+pytestmark = pytest.mark.integration
+PASSWORDS = {"admin": "admin-pw", "detector": "detector-pw", "vlm-fast": "fast-pw"}
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
+    port, controller, sasl = _free_ports(3)
+    s = StackSettings(
+        home=tmp_path_factory.mktemp("acls"),
+        port=port,
+        controller_port=controller,
+        sasl_port=sasl,
+        sasl_users={u: SecretStr(p) for u, p in PASSWORDS.items()},
+        service_users={"detector": "detector", "vlm-fast": "vlm-fast"},
+        partitions=1,
+        heap="512m",
+    )
+    assert s.broker_user is not None and s.broker_user[0] == "admin"
+    control.up(s)
+    try:
+        yield s
+    finally:
+        control.down(s, wipe=True)
+
+
+def as_user(stack: StackSettings, user: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=stack.bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_username=user,
+        sasl_password=SecretStr(PASSWORDS[user]),
+    )
+
+
+def _deliver(kafka: KafkaSettings, topic: str) -> KafkaError | None:
+    """Produce one record as the services do (idempotent); the delivery report's error, None if written."""
+    reports: list[KafkaError | None] = []
+    producer = idempotent_producer(kafka, **{"message.timeout.ms": 10_000})
+    producer.produce(topic, b"acl-test", key=b"cam-1", on_delivery=lambda err, _msg: reports.append(err))
+    producer.flush(15)
+    assert len(reports) == 1
+    return reports[0]
+
+
+def _code(err: KafkaError | None) -> int | None:
+    return None if err is None else err.code()
+
+
+def test_the_detector_writes_detections_but_not_thresholds(stack: StackSettings) -> None:
+    detector = as_user(stack, "detector")
+    assert _deliver(detector, DETECTIONS) is None
+    assert _code(_deliver(detector, THRESHOLDS)) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_a_tier_cannot_write_images(stack: StackSettings) -> None:
+    fast = as_user(stack, "vlm-fast")
+    assert _code(_deliver(fast, IMAGES)) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert _deliver(fast, "escalations.power.v1") is None
+    assert _deliver(stack.client_settings(), IMAGES) is None  # the broker user is a super user
+
+
+def test_the_detectors_read_process_write_transaction_commits(stack: StackSettings) -> None:
+    """As the detector: consume images.v1 in its group, write detections.v1 and the offsets in one
+    transaction under its transactional id (TxnOffsetCommit needs the group's Read too)."""
+    admin = stack.client_settings()
+    image, detection = uuid.uuid4().bytes, uuid.uuid4().bytes
+    assert _deliver_value(admin, IMAGES, image) is None
+    kafka = as_user(stack, "detector")
+    group = "roadwatch-detector"
+    producer = transactional_producer(kafka, member_id(group, "0"))
+    reader = consumer(kafka, group, **{"group.instance.id": member_id(group, "0")})
+    reader.subscribe([IMAGES])
+    try:
+        seen = _poll_for(reader, image)
+        producer.begin_transaction()
+        producer.produce(DETECTIONS, detection, key=b"cam-1")
+        producer.send_offsets_to_transaction(
+            [TopicPartition(IMAGES, seen.partition(), seen.offset() + 1)],
+            reader.consumer_group_metadata(),
+            30,
+        )
+        producer.commit_transaction(30)
+    finally:
+        reader.close()
+    committed = Consumer(
+        admin.client_config(
+            **{"group.id": group, "isolation.level": "read_committed", "enable.auto.commit": False}
+        )
+    )
+    try:  # assign(), no join: reads what the transaction wrote and the offset it committed for the group
+        committed.assign([TopicPartition(DETECTIONS, 0, OFFSET_BEGINNING)])
+        _poll_for(committed, detection)
+        offsets = committed.committed([TopicPartition(IMAGES, seen.partition())], timeout=10)
+    finally:
+        committed.close()
+    assert offsets[0].offset == seen.offset() + 1
+
+
+def test_another_services_transactional_id_is_refused(stack: StackSettings) -> None:
+    with pytest.raises(KafkaException) as caught:
+        transactional_producer(as_user(stack, "detector"), "roadwatch-vlm-fast-0")
+    assert caught.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+
+
+def test_the_thresholds_reader_needs_no_group_and_writes_its_dead_letters(
+    stack: StackSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from roadwatch.vision.scoring import Band, BandBook
+    from services.detector.thresholds import ThresholdsReader
+
+    caplog.set_level(logging.WARNING)
+    reader = ThresholdsReader.start(as_user(stack, "detector"), THRESHOLDS, BandBook(Band(0.2, 0.8)))
+    try:
+        admin = stack.client_settings()
+        assert _deliver_value(admin, THRESHOLDS, None) is None  # a tombstone: applied
+        assert _deliver_value(admin, THRESHOLDS, b"not json") is None  # a dead letter, as the detector
+        applied = 0
+        for _ in range(40):
+            applied += reader.poll(timeout_s=0.25)
+            if applied and _end(admin, dlq(THRESHOLDS)) > 0:
+                break
+        assert applied == 1 and _end(admin, dlq(THRESHOLDS)) > 0
+    finally:
+        reader.close()
+    assert "authoriz" not in caplog.text.lower()
+
+
+def test_only_the_broker_user_creates_topics(stack: StackSettings) -> None:
+    name = f"acl-{uuid.uuid4().hex[:8]}"
+    refused = AdminClient(as_user(stack, "detector").client_config()).create_topics([NewTopic(name, 1, 1)])
+    with pytest.raises(KafkaException) as caught:
+        refused[name].result(15)
+    assert caught.value.args[0].code() in (
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+    )
+    created = AdminClient(stack.client_settings().client_config()).create_topics([NewTopic(name, 1, 1)])
+    created[name].result(15)
+
+
+def test_applying_the_plan_again_creates_nothing(stack: StackSettings) -> None:
+    assert acls.apply(stack.client_settings().client_config(), acls.plan(stack.service_users)) == []
+
+
+def _deliver_value(kafka: KafkaSettings, topic: str, value: bytes | None) -> KafkaError | None:
+    reports: list[KafkaError | None] = []
+    producer = Producer(kafka.client_config(**{"message.timeout.ms": 10_000}))
+    producer.produce(topic, value, key=b"cam-1", on_delivery=lambda err, _msg: reports.append(err))
+    producer.flush(15)
+    return reports[0] if reports else KafkaError(KafkaError._MSG_TIMED_OUT)
+
+
+def _poll_for(c: Consumer, value: bytes, attempts: int = 60) -> Message:
+    for _ in range(attempts):
+        msg = c.poll(0.5)
+        if msg is not None and msg.error() is None and msg.value() == value:
+            return msg
+    raise AssertionError(f"{value!r} not read")
+
+
+def _end(kafka: KafkaSettings, topic: str) -> int:
+    c = Consumer(kafka.client_config(**{"group.id": "acl-check", "enable.auto.commit": False}))
+    try:
+        return int(c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1])
+    finally:
+        c.close()
