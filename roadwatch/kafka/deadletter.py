@@ -47,6 +47,25 @@ def _peek(value: bytes | None) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def _usable_id(event_id: object) -> bool:
+    """An id the record types accept: 1-128 characters, encodable (no lone surrogate)."""
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 128:
+        return False
+    try:
+        event_id.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _coordinates_id(raw: RawRecord) -> str:
+    """`dlq:<topic>:<partition>:<offset>`, the topic hashed when the whole would pass 128 characters."""
+    full = f"dlq:{raw.topic}:{raw.partition}:{raw.offset}"
+    if len(full) <= 128:
+        return full
+    return f"dlq:{hashlib.sha256(raw.topic.encode()).hexdigest()[:32]}:{raw.partition}:{raw.offset}"
+
+
 def _key(key: bytes | None) -> str:
     return key[:MAX_KEY_BYTES].decode("utf-8", "replace") if key else ""
 
@@ -56,14 +75,15 @@ def dead_letter(raw: RawRecord, *, service: str, reason: str, detail: str) -> De
     peek = _peek(raw.value)
     event_id = peek.get("event_id")
     source_id = peek.get("source_id") or _key(raw.key)
-    when = datetime.fromtimestamp(raw.timestamp_ms / 1000, UTC) if raw.timestamp_ms else utcnow()
+    try:
+        when = datetime.fromtimestamp(raw.timestamp_ms / 1000, UTC) if raw.timestamp_ms else utcnow()
+    except (ValueError, OverflowError, OSError):  # a timestamp past year 9999
+        when = utcnow()
     value = raw.value or b""
     truncated = len(value) > MAX_ORIGINAL_BYTES or len(raw.key or b"") > MAX_KEY_BYTES
     return DeadLetter(
-        event_id=event_id
-        if isinstance(event_id, str) and 0 < len(event_id) <= 128
-        else f"dlq:{raw.topic}:{raw.partition}:{raw.offset}",
-        source_id=source_id if isinstance(source_id, str) and SOURCE_ID.match(source_id) else "unknown",
+        event_id=event_id if _usable_id(event_id) else _coordinates_id(raw),
+        source_id=source_id if isinstance(source_id, str) and SOURCE_ID.fullmatch(source_id) else "unknown",
         captured_at=when,
         service=service,
         reason=reason[:200],

@@ -104,6 +104,8 @@ def _fast(table: str, batch: Sequence[Message], coords: pa.Table, full: pa.Schem
     values = [v for m in batch if (v := m.value()) is not None]
     if table == "source_state" or len(values) != len(batch):
         return None
+    if not all(v[:1] == b"{" for v in values):  # only objects: Arrow's reader crashes on a bare `null`
+        return None
     block = b"\n".join(values)
     if block.count(b"\n") != len(values) - 1:  # a record spanning lines would shift every row after it
         return None
@@ -128,7 +130,8 @@ def _fast(table: str, batch: Sequence[Message], coords: pa.Table, full: pa.Schem
 def _keyed_by_source(batch: Sequence[Message], parsed: pa.Table) -> bool:
     """Every record's Kafka key is its source_id (a dead letter keeps its original's key instead)."""
     keys = pa.array([m.key() for m in batch], pa.binary())
-    return bool(pc.all(pc.equal(keys, parsed.column("source_id").cast(pa.binary()))).as_py())
+    same = pc.equal(keys, parsed.column("source_id").cast(pa.binary()))
+    return bool(pc.all(pc.fill_null(same, False)).as_py())  # a missing key is not a match
 
 
 def to_arrow(table: str, full: pa.Schema, batch: Sequence[Message], service: str = "sink") -> Converted:
@@ -143,6 +146,7 @@ def to_arrow(table: str, full: pa.Schema, batch: Sequence[Message], service: str
     dead: list[Message] = []
     letters: list[DeadLetter] = []
     model = MODELS[table]
+    target, _ = _record_schemas(full)
     for m in batch:
         try:
             record = (
@@ -150,13 +154,14 @@ def to_arrow(table: str, full: pa.Schema, batch: Sequence[Message], service: str
                 if table == "dead_letters"
                 else decode_keyed(model, m.key(), m.value())
             )
-            rows.append(_row(table, record))
+            row = _row(table, record)
+            pa.Table.from_pylist([row], schema=target)  # a value the model takes but the column cannot hold
+            rows.append(row)
             good.append(m)
         except Exception as exc:  # noqa: BLE001 - the record becomes a dead-letter row with the reason
             dead.append(m)
             reason, detail = failure(exc)
             letters.append(dead_letter(raw(m), service=service, reason=reason, detail=detail))
-    target, _ = _record_schemas(full)
     table_rows = _with_kafka(pa.Table.from_pylist(rows, schema=target), coordinates(good), full)
     return Converted(table_rows, coords, dead, letters)
 

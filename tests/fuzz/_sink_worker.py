@@ -46,3 +46,14 @@ def summary(table: str, pairs: list[tuple[bytes | None, bytes | None]]) -> Summa
         result.table.schema == SCHEMAS[table],
         result.table.column("kafka_offset").to_pylist(),
     )
+
+
+def summaries(table: str, batches: list[list[tuple[bytes | None, bytes | None]]]) -> list[Summary | str]:
+    """`summary` of each batch, or what it raised (`Type: message`), in one call."""
+    out: list[Summary | str] = []
+    for pairs in batches:
+        try:
+            out.append(summary(table, pairs))
+        except Exception as exc:  # noqa: BLE001 - reported by the property
+            out.append(f"{type(exc).__name__}: {' '.join(str(exc).split())[:240]}")
+    return out

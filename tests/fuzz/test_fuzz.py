@@ -1,20 +1,28 @@
 """Property-based fuzzing (hypothesis) of everything that reads untrusted bytes: the record decoders of every
 topic, the dead-letter builder, the thresholds reader, the Flink job's record parser, the sink's conversion
 and the image inspector. Each property names the only exceptions that may escape; anything else is a bug.
+Next to the random properties, every single-field edge of every record type (each leaf set to inf, nan,
+2**63, a lone surrogate, a naive timestamp, ... or dropped) is checked exhaustively: a few thousand inputs
+that no random run is sure to hit. The sink runs in a worker process (tests/fuzz/_sink_worker.py), so that
+a native crash there fails one property with its input instead of killing the run.
 
-Bounded in time: every property runs a fixed, derandomized number of examples with no example database, so
-a run tests the same inputs each time (about a minute on 2 cores). `ROADWATCH_FUZZ_SCALE=4` runs four times
-as many examples. The properties that found a bug not fixed yet are `xfail(strict=False)` with the bug in
-their reason; `ROADWATCH_FUZZ_STRICT=1` runs them as plain tests, so hypothesis prints the minimal example.
+Bounded in time: a fixed, derandomized number of examples per property and no example database, so a run
+tests the same inputs each time (60-90 s on 2 cores, shrinking included). `ROADWATCH_FUZZ_SCALE=4` runs
+four times as many examples; `ROADWATCH_FUZZ_SHRINK=0` skips shrinking. Properties that found a bug not
+fixed yet are `xfail(strict=False)` with the bug in their reason; `ROADWATCH_FUZZ_STRICT=1` runs them as
+plain tests, so hypothesis prints the minimal example.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import io
 import json
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,10 +30,9 @@ from datetime import timedelta, timezone
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pydantic
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -43,6 +50,7 @@ pytestmark = pytest.mark.slow
 
 SCALE = float(os.environ.get("ROADWATCH_FUZZ_SCALE", "1"))
 STRICT = os.environ.get("ROADWATCH_FUZZ_STRICT") == "1"
+SHRINK = os.environ.get("ROADWATCH_FUZZ_SHRINK", "1") != "0"
 
 settings.register_profile(
     "roadwatch-fuzz",
@@ -50,6 +58,7 @@ settings.register_profile(
     derandomize=True,
     database=None,
     print_blob=False,
+    phases=list(Phase) if SHRINK else [Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
     suppress_health_check=[
         HealthCheck.too_slow,
         HealthCheck.data_too_large,
@@ -201,7 +210,9 @@ IMAGE_REASONS = {
 CHARS = st.characters(codec=None, exclude_categories=()) | st.sampled_from(
     ["\ud800", "\udfff", "\x00", "\ufeff", "\u2028", "\U0010ffff", '"', "\\"]
 )
-TEXT = st.text(CHARS, max_size=16)  # includes lone surrogates: `\udXXX` escapes once dumped as JSON
+# a list of characters, not st.text: st.text merges the alphabet into codepoint ranges, where the
+# few special characters are almost never drawn. Lone surrogates become `\udXXX` escapes in JSON.
+TEXT = st.lists(CHARS, max_size=16).map("".join)
 BOUNDARY_INTS = st.sampled_from(
     [0, -1, 1, 2**31 - 1, 2**31, -(2**31) - 1, 2**53 + 1, 2**63 - 1, 2**63, -(2**63) - 1, 2**64, 10**400]
 )
@@ -228,8 +239,8 @@ TIMES = st.datetimes(timezones=ZONES).map(lambda d: d.isoformat()) | st.sampled_
     ]
 )
 NON_FINITE = st.sampled_from([float("inf"), float("-inf"), float("nan")])
-HUGE = st.builds(
-    lambda c, n: c * n, st.sampled_from(["x", "\u00e9", "\\", "\ud800", "0"]), st.integers(1_000, 2_000_000)
+HUGE = st.builds(  # over every field's limit (2 MB values: the dead-letter property's own strategy)
+    lambda c, n: c * n, st.sampled_from(["x", "\u00e9", "\\", "\ud800", "0"]), st.integers(1_000, 300_000)
 )
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), BOUNDARY_INTS, FLOATS, TEXT, TIMES)
 KEYS = st.sampled_from(FIELD_NAMES) | TEXT
@@ -378,6 +389,56 @@ def valid_bytes(name: str) -> bytes:
     return json.dumps(VALID[name]).encode()
 
 
+LEAVES = [
+    (name, path)
+    for name in NAMES
+    for path in _paths(VALID[name])
+    if path and not isinstance(_at(VALID[name], path), dict | list)
+]
+NUMBER_EDGES = st.sampled_from(
+    [float("inf"), float("-inf"), float("nan"), -0.0, 1e308, 5e-324, -1, 1.0000000000000002, 1.5, 2**31]
+) | st.sampled_from([2**63, 10**400, True, "1", None])
+STRING_EDGES = TEXT | st.sampled_from(
+    ["", "\ud800", "\x00", "a" * 129, "a" * 4097, " cam-1", "cam-1\n", "cam/1", "1", T0]
+)
+
+
+@st.composite
+def edge_doc(draw: st.DrawFn, names: tuple[str, ...] = tuple(NAMES)) -> Any:
+    """A valid record with one leaf set to an edge value of its kind (a number to inf, nan, -0.0, 2**63, a
+    string to a lone surrogate or one past its limit, a timestamp to year 1 or a naive one)."""
+    name, path = draw(st.sampled_from([leaf for leaf in LEAVES if leaf[0] in names]))
+    doc = copy.deepcopy(VALID[name])
+    leaf = _at(doc, path)
+    if leaf == T0:
+        value = draw(TIMES | NUMBER_EDGES)
+    elif isinstance(leaf, str):
+        value = draw(STRING_EDGES | NUMBER_EDGES)
+    elif leaf is None:
+        value = draw(REPLACEMENTS)
+    else:
+        value = draw(NUMBER_EDGES)
+    return _set(doc, path, value)
+
+
+EDGE_BYTES = st.sampled_from(
+    [
+        b"null",
+        b" null",
+        b"",
+        b"{}",
+        b"[]",
+        b'"x"',
+        b"0",
+        b"true",
+        b"\n",
+        b"{}\n{}",
+        b"\xef\xbb\xbf{}",
+        b"\x00",
+    ]
+)
+
+
 def record_bytes(names: tuple[str, ...] = tuple(NAMES)) -> st.SearchStrategy[bytes]:
     """Record values: valid, mutated, arbitrary JSON, deeply nested JSON, arbitrary bytes."""
     return st.one_of(
@@ -387,6 +448,9 @@ def record_bytes(names: tuple[str, ...] = tuple(NAMES)) -> st.SearchStrategy[byt
         mutated_doc(tuple(NAMES)).flatmap(serialized),
         JSON.flatmap(serialized),
         RECORD_LIKE.flatmap(serialized),
+        edge_doc(names).map(lambda doc: json.dumps(doc).encode()),
+        edge_doc(names).map(lambda doc: json.dumps(doc).encode()),
+        EDGE_BYTES,
         deep_json_text().map(str.encode),
         st.binary(max_size=512),
     )
@@ -437,7 +501,7 @@ def test_every_record_type_has_a_valid_seed() -> None:
         assert decode(RECORD_TYPES[name], valid_bytes(name)) == RECORD_TYPES[name].model_validate(doc)
 
 
-@examples(700)
+@examples(500)
 @given(named=NAMED_VALUES)
 def test_decode_raises_only_invalid_input(named: tuple[str, bytes | None]) -> None:
     name, value = named
@@ -446,7 +510,7 @@ def test_decode_raises_only_invalid_input(named: tuple[str, bytes | None]) -> No
     assert record is None or isinstance(record, model)
 
 
-@examples(500)
+@examples(350)
 @given(named=NAMED_VALUES, choice=KEY_CHOICES)
 def test_decode_keyed_raises_only_invalid_input(named: tuple[str, bytes | None], choice: Any) -> None:
     name, value = named
@@ -457,18 +521,11 @@ def test_decode_keyed_raises_only_invalid_input(named: tuple[str, bytes | None],
         assert key == record.source_id.encode()
 
 
-@known_bug(
-    "decode accepts Infinity (and 1e999) in float fields bounded only below (decode_ms, inference_ms, "
-    "latency_ms); encode writes them as null, which decode rejects: a forwarded record becomes poison"
+ROUND_TRIP_BUG = (
+    "decode accepts Infinity (and 1e999) in float fields bounded only below (DetectionResult.decode_ms, "
+    "inference_ms, TierOpinion.latency_ms); encode writes them as null, which decode rejects: a record "
+    "decoded and forwarded (an EscalationRequest's or Verdict's opinions) becomes poison downstream"
 )
-@examples(500)
-@given(named=NAMED_VALUES)
-def test_whatever_decode_accepts_encode_writes_back(named: tuple[str, bytes | None]) -> None:
-    name, value = named
-    model = RECORD_TYPES[name]
-    record = expect_invalid(lambda: decode(model, value), DECODE_REASONS)
-    if record is not None:
-        assert decode(model, encode(record)) == record
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -485,13 +542,21 @@ BIG_RECORDS = st.builds(
     st.integers(256 * 1024, 2_000_000).map(lambda n: "\u00e9" * (n // 2)),
 )
 DL_VALUES = st.one_of(
-    st.none(), VALUES, BIG_VALUES, BIG_RECORDS, JSON.flatmap(serialized), deep_json_text().map(str.encode)
+    st.none(),
+    VALUES,
+    BIG_VALUES,
+    BIG_RECORDS,
+    JSON.flatmap(serialized),
+    RECORD_LIKE.flatmap(serialized),
+    RECORD_LIKE.flatmap(serialized),
+    deep_json_text().map(str.encode),
 )
 DL_KEYS = st.one_of(
     st.none(),
     st.binary(max_size=64),
     TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
     st.integers(1000, 5000).map(lambda n: b"\xff" * n),
+    st.sampled_from([b"", b"cam-1", b"cam-1\n", b"\ncam-1", b"cam 1", b"a" * 129]),
 )
 
 
@@ -512,11 +577,6 @@ def test_dead_letter_never_raises_and_fits_a_kafka_record(
     assert letter.original_size == len(value or b"")
 
 
-@known_bug(
-    "dead_letter raises on legal Kafka coordinates: a CreateTime timestamp past year 9999 "
-    "(datetime.fromtimestamp ValueError) and a topic name over ~110 chars (the dlq:<topic>:<p>:<o> "
-    "event_id is over 128 chars: ValidationError)"
-)
 @examples(150)
 @given(
     topic=st.from_regex(r"\A[a-zA-Z0-9._-]{1,249}\Z")
@@ -545,7 +605,7 @@ THRESHOLD_VALUES = st.one_of(
 )
 
 
-@examples(400)
+@examples(300)
 @given(value=THRESHOLD_VALUES, choice=KEY_CHOICES)
 def test_band_of_raises_only_invalid_input(value: bytes | None, choice: Any) -> None:
     key = key_for(choice, value)
@@ -559,7 +619,7 @@ def test_band_of_raises_only_invalid_input(value: bytes | None, choice: Any) -> 
 FLINK_VALUES = record_bytes(("DetectionResult", "Verdict"))
 
 
-@examples(400)
+@examples(300)
 @given(
     kind=st.sampled_from(["detection", "verdict"]),
     value=st.one_of(
@@ -591,20 +651,42 @@ def _stop_sink_worker() -> Iterator[None]:
         _WORKER.pop().shutdown(wait=True)
 
 
-def in_sink_worker(table: str, pairs: list[tuple[bytes | None, bytes | None]]) -> _sink_worker.Summary:
-    """`_sink_worker.summary(table, pairs)` in the worker process (forked from a server that imported the
-    sink once, so a crash costs a fresh worker, not a fresh import). What it raises is raised here; a crash
-    of the worker is an AssertionError."""
+def _sink_pool() -> ProcessPoolExecutor:
     if not _WORKER:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([_sink_worker.__name__])
         _WORKER.append(ProcessPoolExecutor(1, mp_context=context))
-    pool = _WORKER[0]
+    return _WORKER[0]
+
+
+def _worker_died() -> str:
+    """How the worker died (its exit code, -SIGSEGV for a segfault); the next call starts a fresh one."""
+    pool = _WORKER.pop()
+    codes = [proc.exitcode for proc in getattr(pool, "_processes", {}).values()]  # private, best effort
+    pool.shutdown(wait=True)
+    if codes and isinstance(codes[0], int) and codes[0] < 0:
+        return f"killed by {signal.Signals(-codes[0]).name}"
+    return f"exit code {codes[0]!r}" if codes else "a native crash"
+
+
+def in_sink_worker(table: str, pairs: list[tuple[bytes | None, bytes | None]]) -> _sink_worker.Summary:
+    """`_sink_worker.summary(table, pairs)` in the worker process (forked from a server that imported the
+    sink once, so a crash costs a fresh worker, not a fresh import). What it raises is raised here; a crash
+    of the worker is an AssertionError."""
     try:
-        return pool.submit(_sink_worker.summary, table, pairs).result(timeout=120)
+        return _sink_pool().submit(_sink_worker.summary, table, pairs).result(timeout=120)
     except BrokenProcessPool:
-        _WORKER.pop().shutdown(wait=True)
-        raise AssertionError("the sink's process crashed converting this batch (a native crash)") from None
+        raise AssertionError(f"the sink's process died converting this batch: {_worker_died()}") from None
+
+
+def in_sink_summaries(
+    table: str, batches: list[list[tuple[bytes | None, bytes | None]]]
+) -> list[_sink_worker.Summary | str]:
+    """`_sink_worker.summaries` in the worker process (one call for many batches)."""
+    try:
+        return _sink_pool().submit(_sink_worker.summaries, table, batches).result(timeout=300)
+    except BrokenProcessPool:
+        raise AssertionError(f"the sink's process died converting these batches: {_worker_died()}") from None
 
 
 @st.composite
@@ -625,7 +707,7 @@ def sink_batch(draw: st.DrawFn) -> tuple[str, list[tuple[bytes | None, bytes | N
     return table, [(key_for(choice, value), value) for choice, value in pairs]
 
 
-@examples(300)
+@examples(200)
 @given(batch=sink_batch())
 def test_to_arrow_never_raises_and_keeps_every_message(
     batch: tuple[str, list[tuple[bytes | None, bytes | None]]],
@@ -647,24 +729,150 @@ def _model_accepts(table: str, key: bytes | None, value: bytes | None) -> bool:
     return expect_invalid(call, KEYED_REASONS) is not None
 
 
-@known_bug(
-    "the sink's fast path (Arrow's JSON reader) checks only types and nulls: when a whole batch passes it, "
-    "records the typed model rejects (confidence 5.0, decision 'bogus', schema_version 2, a naive "
-    "timestamp) become rows, while the same record in a batch with one bad record is a dead letter"
+SINK_FAST_PATH_BUG = (
+    "the sink's fast path (Arrow's JSON reader against the table schema) checks types and nulls only: in a "
+    "batch that passes it, records the typed model rejects become rows (a null key, since _keyed_by_source's "
+    "pc.all skips nulls; out-of-range numbers; unknown Literal values; naive timestamps), while the same "
+    "record in a batch with one unreadable record is a dead letter"
 )
-@examples(300)
-@given(batch=sink_batch())
-def test_to_arrow_rows_are_exactly_what_the_model_accepts(
-    batch: tuple[str, list[tuple[bytes | None, bytes | None]]],
-) -> None:
-    table, pairs = batch
-    try:
-        result = in_sink_worker(table, pairs)
-    except (pa.ArrowException, OverflowError, AssertionError):
-        assume(False)  # a raise or a crash is the property above's failure
-        return
-    accepted = [i for i, (key, value) in enumerate(pairs) if _model_accepts(table, key, value)]
-    assert result.row_offsets == accepted
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Every single-field edge of every record type, exhaustively (cheap, and no luck needed to hit one field)
+
+NUMBER_EDGE_LIST = [float("inf"), float("-inf"), float("nan"), -0.0, 1e308, 5e-324, -1, 1.0000000000000002]
+NUMBER_EDGE_LIST += [1.5, 2**31, 2**63, 10**400, True, "1", None]
+STRING_EDGE_LIST = ["", "\ud800", "\x00", "a" * 129, "a" * 4097, " cam-1", "cam-1\n", "cam/1", T0]
+TIME_EDGE_LIST = [
+    "0001-01-01T00:00:00+23:59",
+    "9999-12-31T23:59:59-23:59",
+    "2026-01-01T00:00:00",
+    "2026-02-30T00:00:00Z",
+    "2026-11-27T24:00:00Z",
+    "2026-11-27T08:00:00.1234567Z",
+    "2026-11-27T08:00:00+99:99",
+    "1e20",
+    "253402300800",
+]
+MISSING = object()
+
+
+def single_field_edges(names: tuple[str, ...] = tuple(NAMES)) -> Iterator[tuple[str, str, Any, bytes]]:
+    """(record type, field path, edge value, the record's JSON) for every leaf of every valid seed set to
+    every edge value of its kind, or dropped."""
+    for name, path in LEAVES:
+        if name not in names:
+            continue
+        leaf = _at(VALID[name], path)
+        if leaf == T0:
+            values = TIME_EDGE_LIST + NUMBER_EDGE_LIST
+        elif isinstance(leaf, str):
+            values = STRING_EDGE_LIST + NUMBER_EDGE_LIST
+        elif leaf is None:
+            values = [[], {}, "", 0, "x", True]
+        else:
+            values = NUMBER_EDGE_LIST
+        for value in [MISSING, *values]:
+            doc = copy.deepcopy(VALID[name])
+            if value is MISSING:
+                del _at(doc, path[:-1])[path[-1]]
+            else:
+                doc = _set(doc, path, value)
+            shown = "missing" if value is MISSING else repr(value)[:40]
+            yield name, ".".join(map(str, path)), shown, json.dumps(doc).encode()
+
+
+def _first_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:240]
+
+
+def _listed(failures: list[str]) -> str:
+    return f"{len(failures)} single-field edges:\n" + "\n".join(failures[:40])
+
+
+def test_single_field_edges_raise_only_invalid_input() -> None:
+    for name, _, _, value in single_field_edges():
+        model = RECORD_TYPES[name]
+        expect_invalid(lambda: decode(model, value), DECODE_REASONS)  # noqa: B023 - called at once
+        expect_invalid(lambda: decode_keyed(model, b"cam-1", value), KEYED_REASONS)  # noqa: B023
+        if name == "Thresholds":
+            expect_invalid(lambda: _band_of(b"cam-1", value), BAND_REASONS)  # noqa: B023
+        if name in ("DetectionResult", "Verdict"):
+            kind = "detection" if name == "DetectionResult" else "verdict"
+            with contextlib.suppress(pydantic.ValidationError):
+                to_event(kind, value)
+
+
+@known_bug(ROUND_TRIP_BUG)
+def test_single_field_edges_that_decode_encode_back() -> None:
+    failures = []
+    for name, path, shown, value in single_field_edges():
+        model = RECORD_TYPES[name]
+        record = expect_invalid(lambda: decode(model, value), DECODE_REASONS)  # noqa: B023
+        if record is None:
+            continue
+        again = expect_invalid(lambda: decode(model, encode(record)), DECODE_REASONS)  # noqa: B023
+        if again != record:
+            failures.append(f"{name}.{path} = {shown}: encode(decode(x)) is {encode(record)[-120:]!r}")
+    assert not failures, _listed(failures)
+
+
+def _sink_cases() -> Iterator[tuple[str, str, list[tuple[bytes | None, bytes | None]]]]:
+    """(what, table, batch): a valid record followed by the same record under another key (none, another
+    source's, one with a newline), then each single-field edge of the table's record alone."""
+    for table in TABLES:
+        valid = valid_bytes(MODELS[table].__name__)
+        for key in (None, b"cam-2", b"cam-1\n", b""):
+            yield f"{table}: a valid record, then one keyed {key!r}", table, [(b"cam-1", valid), (key, valid)]
+        for name, path, shown, value in single_field_edges((MODELS[table].__name__,)):
+            yield f"{name}.{path} = {shown}", table, [(b"cam-1", value)]
+
+
+@functools.cache
+def _sink_results() -> list[tuple[str, list[int], _sink_worker.Summary | str]]:
+    """(what, the offsets the typed model accepts, the sink's conversion of the batch) of every case."""
+    cases = list(_sink_cases())
+    out = []
+    for table in TABLES:
+        mine = [(what, pairs) for what, t, pairs in cases if t == table]
+        results = in_sink_summaries(table, [pairs for _, pairs in mine])
+        for (what, pairs), result in zip(mine, results, strict=True):
+            accepted = [i for i, (key, value) in enumerate(pairs) if _model_accepts(table, key, value)]
+            out.append((what, accepted, result))
+    return out
+
+
+def test_single_field_edges_sink_never_raises() -> None:
+    failures = [
+        f"{what}: to_arrow raised {result}" for what, _, result in _sink_results() if isinstance(result, str)
+    ]
+    assert not failures, _listed(failures)
+
+
+@known_bug(SINK_FAST_PATH_BUG)
+def test_single_field_edges_sink_rows_are_what_the_model_accepts() -> None:
+    failures = [
+        f"{what}: sink rows {result.row_offsets}, the model accepts {accepted}"
+        for what, accepted, result in _sink_results()
+        if not isinstance(result, str) and result.row_offsets != accepted
+    ]
+    assert not failures, _listed(failures)
+
+
+def test_single_field_edges_dead_letter_never_raises() -> None:
+    failures = []
+    for name, path, shown, value in single_field_edges():
+        for key in (b"cam-1", b"cam-1\n", None):
+            try:
+                letter = dead_letter(
+                    RawRecord("images.v1", 0, 1, key, value), service="s", reason="r", detail="d"
+                )
+                assert len(encode(letter)) < 1_000_000
+            except Exception as exc:  # noqa: BLE001 - listed below
+                failures.append(
+                    f"{name}.{path} = {shown}, key {key!r}: {type(exc).__name__}: {_first_line(exc)}"
+                )
+    assert not failures, _listed(failures)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -728,7 +936,7 @@ def test_every_image_seed_is_accepted() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about the corrupt EXIF it skips
-@examples(1500)
+@examples(1000)
 @given(data=IMAGES)
 def test_inspect_image_raises_only_invalid_input(data: bytes) -> None:
     info = expect_invalid(lambda: inspect_image(data, LIMITS), IMAGE_REASONS)
@@ -738,7 +946,7 @@ def test_inspect_image_raises_only_invalid_input(data: bytes) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@examples(800)
+@examples(600)
 @given(data=IMAGES)
 def test_decode_rgb_raises_only_invalid_input(data: bytes) -> None:
     pixels = expect_invalid(lambda: decode_rgb(data, LIMITS), IMAGE_REASONS)
@@ -746,8 +954,13 @@ def test_decode_rgb_raises_only_invalid_input(data: bytes) -> None:
         assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
 
 
+@known_bug(
+    "inspect_image checks structure only, decode_rgb decodes: a PNG whose IDAT zlib stream is corrupt "
+    "passes inspect_image and fails decode_rgb with InvalidInputError('truncated', 'broken data stream'), "
+    "e.g. the 12x9 RGB seed with byte 41 (the zlib header's 0x78) set to 0x79"
+)
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@examples(800)
+@examples(500)
 @given(data=IMAGES)
 def test_inspect_image_and_decode_rgb_agree(data: bytes) -> None:
     info = expect_invalid(lambda: inspect_image(data, LIMITS), IMAGE_REASONS)

@@ -2,15 +2,18 @@
 (free ports) with users for the detector and the fast tier and `roadwatch stack up` applying the plan. The
 detector may write detections but not thresholds, the fast tier may not write images, the detector's
 read-process-write transaction under its own transactional id and group commits (under another tier's id it
-is refused), its thresholds reader needs no group, and the broker user still creates topics and nobody else
-can."""
+is refused), its thresholds reader only looks its group up, the broker user still creates topics and nobody
+else can, and only the broker user gets through the controller listener (where ACLs can be made)."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from confluent_kafka import (
@@ -22,13 +25,22 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    NewTopic,
+    ResourcePatternType,
+    ResourceType,
+)
 from pydantic import SecretStr
 
 from roadwatch.kafka.clients import consumer, idempotent_producer, member_id, transactional_producer
 from roadwatch.kafka.topics import DETECTIONS, IMAGES, THRESHOLDS, dlq
 from roadwatch.settings import KafkaSettings
 from roadwatch.stack import acls, control
+from roadwatch.stack.jars import kafka_classpath
 from roadwatch.stack.settings import StackSettings
 
 pytestmark = pytest.mark.integration
@@ -147,7 +159,7 @@ def test_another_services_transactional_id_is_refused(stack: StackSettings) -> N
     assert caught.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
 
 
-def test_the_thresholds_reader_needs_no_group_and_writes_its_dead_letters(
+def test_the_thresholds_reader_looks_its_group_up_only_and_writes_its_dead_letters(
     stack: StackSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     from roadwatch.vision.scoring import Band, BandBook
@@ -172,19 +184,83 @@ def test_the_thresholds_reader_needs_no_group_and_writes_its_dead_letters(
 
 def test_only_the_broker_user_creates_topics(stack: StackSettings) -> None:
     name = f"acl-{uuid.uuid4().hex[:8]}"
-    refused = AdminClient(as_user(stack, "detector").client_config()).create_topics([NewTopic(name, 1, 1)])
+    detector = AdminClient(as_user(stack, "detector").client_config())
     with pytest.raises(KafkaException) as caught:
-        refused[name].result(15)
+        detector.create_topics([NewTopic(name, 1, 1)])[name].result(15)
     assert caught.value.args[0].code() in (
         KafkaError.TOPIC_AUTHORIZATION_FAILED,
         KafkaError.CLUSTER_AUTHORIZATION_FAILED,
     )
-    created = AdminClient(stack.client_settings().client_config()).create_topics([NewTopic(name, 1, 1)])
-    created[name].result(15)
+    admin = AdminClient(stack.client_settings().client_config())
+    admin.create_topics([NewTopic(name, 1, 1)])[name].result(15)
+    assert name in admin.list_topics(timeout=10).topics
 
 
 def test_applying_the_plan_again_creates_nothing(stack: StackSettings) -> None:
     assert acls.apply(stack.client_settings().client_config(), acls.plan(stack.service_users)) == []
+
+
+CONTROLLER_ACL = """
+import java.util.*;
+import org.apache.kafka.clients.admin.*;
+import org.apache.kafka.common.acl.*;
+import org.apache.kafka.common.resource.*;
+
+public class ControllerAcl {  // args: controller [user password]; grants User:intruder ALL on every topic
+    public static void main(String[] args) throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.controllers", args[0]);
+        p.put("request.timeout.ms", "3000");
+        p.put("default.api.timeout.ms", "4000");
+        if (args.length > 1) {
+            p.put("security.protocol", "SASL_PLAINTEXT");
+            p.put("sasl.mechanism", "PLAIN");
+            p.put("sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required"
+                + " username=\\"" + args[1] + "\\" password=\\"" + args[2] + "\\";");
+        }
+        try (Admin admin = Admin.create(p)) {
+            ResourcePattern everyTopic = new ResourcePattern(ResourceType.TOPIC, "*", PatternType.LITERAL);
+            AccessControlEntry all =
+                new AccessControlEntry("User:intruder", "*", AclOperation.ALL, AclPermissionType.ALLOW);
+            admin.createAcls(List.of(new AclBinding(everyTopic, all))).all().get();
+            System.out.println("CREATED");
+        } catch (Exception e) {
+            System.out.println("REFUSED " + e);
+        }
+    }
+}
+"""
+
+
+def test_the_controller_takes_acls_from_the_broker_user_only(stack: StackSettings, tmp_path: Path) -> None:
+    """The controller listener (KIP-919: admin clients may talk to it directly) is SASL for the broker user
+    alone: no unauthenticated local process or service principal can grant itself anything there."""
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("needs a JDK (javac) to build a Java admin client: librdkafka cannot reach a controller")
+    (tmp_path / "ControllerAcl.java").write_text(CONTROLLER_ACL)
+    cp = f"{kafka_classpath(stack.cache_dir, stack.kafka_version)}/*"
+    subprocess.run([javac, "-cp", cp, "ControllerAcl.java"], cwd=tmp_path, check=True, capture_output=True)
+    controller = f"{stack.host}:{stack.controller_port}"
+
+    def grant(*login: str) -> str:
+        run = [shutil.which("java") or "java", "-cp", f"{cp}:{tmp_path}", "ControllerAcl", controller, *login]
+        out = subprocess.run(run, capture_output=True, text=True, timeout=60, check=False).stdout
+        return next(line for line in out.splitlines() if line.startswith(("CREATED", "REFUSED")))
+
+    assert grant().startswith("REFUSED")  # no credentials
+    assert "Authentication failed" in grant("detector", PASSWORDS["detector"])  # not a controller user
+    intruder = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        "User:intruder",
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    admin = AdminClient(stack.client_settings().client_config())
+    assert admin.describe_acls(intruder).result(10) == []
 
 
 def _deliver_value(kafka: KafkaSettings, topic: str, value: bytes | None) -> KafkaError | None:

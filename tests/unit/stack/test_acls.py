@@ -51,6 +51,7 @@ def test_the_detector_gets_exactly_what_it_does() -> None:
         writes=["detections.v1", "verdicts.v1", "escalations.fast.v1", "images.v1.dlq", "thresholds.v1.dlq"],
     ) | {
         allow("det", GROUP, "roadwatch-detector", R),
+        allow("det", GROUP, "roadwatch-thresholds-reader", D),  # looked up, never joined
         allow("det", TXN, "roadwatch-detector-", W, "PREFIXED"),
         allow("det", TXN, "roadwatch-detector-", D, "PREFIXED"),
         allow("det", CLUSTER, "kafka-cluster", IW),

@@ -34,7 +34,7 @@ def test_with_sasl_plaintext_is_off_and_the_broker_logs_in_as_the_first_user() -
     p = props(sasl_port=3, sasl_users=USERS)
     assert p["listeners"] == "SASL_PLAINTEXT://127.0.0.1:3,CONTROLLER://127.0.0.1:2"
     assert p["advertised.listeners"] == "SASL_PLAINTEXT://127.0.0.1:3"
-    assert p["listener.security.protocol.map"] == "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+    assert p["listener.security.protocol.map"] == "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
     assert p["controller.listener.names"] == "CONTROLLER"
     assert p["inter.broker.listener.name"] == "SASL_PLAINTEXT"
     assert p["sasl.mechanism.inter.broker.protocol"] == "PLAIN"
