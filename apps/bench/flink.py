@@ -92,6 +92,7 @@ def _env(
         "ROADWATCH_FLINK_GROUP_ID": s.group("flink"),
         "ROADWATCH_FLINK_EMIT_EVERY": str(emit_every),
         "ROADWATCH_FLINK_CHECKPOINT_MS": "1000",
+        "ROADWATCH_FLINK_METRICS_PORT": "0",  # beside a running stack, whose job holds the default port
         "ROADWATCH_FLINK_CHECKPOINT_DIR": checkpoints,
     }
 

@@ -3,6 +3,7 @@ the services run, tier by tier (escalations up, failovers down), until one of th
 
 from __future__ import annotations
 
+from roadwatch.kafka.codec import encode
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.topics import escalations
 from schemas import EscalationRequest, Verdict
@@ -19,7 +20,7 @@ class LadderEscalator:
     def __call__(self, req: EscalationRequest) -> Verdict:
         for offset in range(10):  # a ladder of three tiers never needs more hops, failovers included
             pipeline = self._pipelines[req.target_tier]
-            record = RawRecord(escalations(req.target_tier), 0, offset, req.source_id.encode(), _json(req))
+            record = RawRecord(escalations(req.target_tier), 0, offset, req.source_id.encode(), encode(req))
             (out,) = pipeline([record])
             if out.topic == pipeline.settings.verdicts_topic:
                 return Verdict.model_validate_json(out.value)
@@ -29,7 +30,3 @@ class LadderEscalator:
     def close(self) -> None:
         for p in self._pipelines.values():
             p.close()
-
-
-def _json(req: EscalationRequest) -> bytes:
-    return req.model_dump_json().encode()

@@ -12,7 +12,6 @@ from typing import Any
 
 from apps.evaluation.dataset import Sample
 from apps.evaluation.scores import Confusion
-from roadwatch.images.inspect import ImageLimits
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.topics import IMAGES
 from roadwatch.producer.events import build_event
@@ -75,7 +74,7 @@ class Cascade:
             uri=sample.path.as_uri(),
             source_id="eval",
             captured_at=now,
-            limits=ImageLimits(self._settings.max_bytes, self._settings.max_pixels),
+            limits=self._settings.limits(),
             inline_max_bytes=len(data),
         )
         record = RawRecord(IMAGES, 0, offset, b"eval", event.model_dump_json().encode())

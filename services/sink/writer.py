@@ -84,10 +84,12 @@ class TableWriter:
             StaleWriterError: the table already holds offsets past `start` (a newer writer took over).
             RoadwatchError: conflicts persisted through every retry.
         """
-        keep = self._recent.new(identities(self.name, rows), time.time())
+        ids = identities(self.name, rows)
+        keep = self._recent.new(ids, time.time())
         if not all(keep):
             DUPLICATES.labels(self.name).inc(keep.count(False))
             rows = rows.filter(pa.array(keep, pa.bool_()))
+            ids = [i for i, k in zip(ids, keep, strict=True) if k]
         for attempt in range(self._retries + 1):
             merged = {**self.committed, **end}
             started = time.perf_counter()
@@ -108,7 +110,7 @@ class TableWriter:
                 continue
             elapsed = time.perf_counter() - started
             self.committed = merged
-            self._recent.add(identities(self.name, rows), time.time())
+            self._recent.add(ids, time.time())
             COMMIT_SECONDS.labels(self.name).observe(elapsed)
             COMMITS.labels(self.name).inc()
             ROWS.labels(self.name).inc(rows.num_rows)
