@@ -42,23 +42,34 @@ IDLE_TIMEOUT_S = 5.0
 
 
 class Health:
-    """Readiness flag shared between a service loop and its HTTP endpoint."""
+    """Readiness shared between a service loop and its HTTP endpoint: the loop's flag (warmed up and
+    consuming) and the checks it requires (each says why the service is not ready now, or None)."""
 
     def __init__(self, service: str) -> None:
         self.service = service
         self._ready = threading.Event()
-        READY.labels(service).set(0)
+        self._checks: list[Callable[[], str | None]] = []
+        READY.labels(service).set_function(lambda: 1 if self.ready else 0)
 
     def set_ready(self, ready: bool = True) -> None:
         if ready:
             self._ready.set()
         else:
             self._ready.clear()
-        READY.labels(self.service).set(1 if ready else 0)
+
+    def require(self, check: Callable[[], str | None]) -> None:
+        """Ready only while `check()` returns None (it runs on every probe and scrape: keep it cheap)."""
+        self._checks.append(check)
+
+    def not_ready_because(self) -> str | None:
+        """Why the service is not ready, or None when it is."""
+        if not self._ready.is_set():
+            return "warming up"
+        return next((why for why in (check() for check in self._checks) if why is not None), None)
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        return self.not_ready_because() is None
 
 
 class BoundedHTTPServer(ThreadingHTTPServer):
@@ -116,8 +127,9 @@ def serve(
             if self.path == "/metrics":
                 body, status, ctype = generate_latest(REGISTRY), 200, CONTENT_TYPE_LATEST
             elif self.path in ("/ready", "/live"):
-                ok = health.ready or self.path == "/live"
-                body, status, ctype = (b"ok\n" if ok else b"warming up\n"), (200 if ok else 503), "text/plain"
+                why = None if self.path == "/live" else health.not_ready_because()
+                body, status = (b"ok\n", 200) if why is None else (f"{why}\n".encode(), 503)
+                ctype = "text/plain"
             else:
                 body, status, ctype = b"not found\n", 404, "text/plain"
             self.send_response(status)

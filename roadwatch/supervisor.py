@@ -73,7 +73,8 @@ class Supervisor:
                 continue
             code = r.proc.returncode
             if r.restarts >= max_restarts:
-                raise StackError(f"{name} keeps exiting (code {code}); see {self.logs / (name + '.log')}")
+                logfile = self.logs / f"{name}.log"
+                raise StackError(f"{name} keeps exiting (code {code}): {last_line(logfile)} (see {logfile})")
             log.warning("%s exited with %s; restarting", name, code)
             r.proc, r.restarts = self._spawn(r.spec), r.restarts + 1
 
@@ -86,3 +87,14 @@ class Supervisor:
         for r in self.running.values():
             r.proc.stop(max(0.1, deadline - time.monotonic()))
         self.running.clear()
+
+
+def last_line(path: Path, tail_bytes: int = 4096) -> str:
+    """The last non-blank line of a log (what a service that exits says last: its one-line error)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - tail_bytes))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError as exc:
+        return f"(its log cannot be read: {exc.strerror or exc})"
+    return next((line.strip() for line in reversed(lines) if line.strip()), "(its log is empty)")

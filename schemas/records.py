@@ -21,10 +21,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Record(BaseModel):
-    """Fields every record shares. Unknown fields are rejected so producers cannot drift silently."""
+class Contract(BaseModel):
+    """Base of every model here. Unknown fields are rejected so producers cannot drift silently; non-finite
+    floats are rejected because JSON has no spelling for them: encode writes inf and nan as null, which
+    decode refuses, so a record accepted with one (`Infinity`, `1e999`) would turn into poison downstream."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Record(Contract):
+    """Fields every record shares."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = Field(min_length=1, max_length=128)
@@ -46,20 +52,16 @@ class ImageEvent(Record):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
-class ModelRef(BaseModel):
+class ModelRef(Contract):
     """Which model produced something: name, version and the sha256 of its weights."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     version: str
     weights_sha256: str
 
 
-class Detection(BaseModel):
+class Detection(Contract):
     """One box, normalised to [0, 1] image coordinates (x1, y1 top-left; x2, y2 bottom-right)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     label: str
     class_id: int = Field(ge=0)
@@ -87,10 +89,8 @@ class DetectionResult(Record):
     detected_at: AwareDatetime
 
 
-class TierOpinion(BaseModel):
+class TierOpinion(Contract):
     """What one tier said (or failed to say) about an image."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     tier: Tier
     backend: str

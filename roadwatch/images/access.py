@@ -29,6 +29,10 @@ class ImageAccess(BaseModel):
     allowed_s3_buckets: NameList = Field(default_factory=list)
     max_bytes: int = Field(25 * 1024 * 1024, gt=0)
     max_pixels: int = Field(40_000_000, gt=0)
+    fetch_timeout_s: float = Field(10.0, gt=0, description="the most one fetch may take, all of it")
+    fetch_stuck_s: float = Field(
+        5.0, gt=0, description="readiness turns false while a fetch has run longer than this"
+    )
 
     @field_validator("allowed_file_roots", "allowed_http_hosts", "allowed_s3_buckets", mode="before")
     @classmethod
@@ -52,4 +56,5 @@ class ImageAccess(BaseModel):
             frozenset(self.allowed_http_hosts),
             frozenset(self.allowed_s3_buckets),
             self.max_bytes,
+            self.fetch_timeout_s,
         )

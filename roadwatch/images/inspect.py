@@ -1,8 +1,11 @@
 """Pure image validation: a real image by content (not extension), complete, within size and pixel limits.
 
-The producer (`inspect_image`) and the detector (`decode_rgb`) run the same structural checks, so they agree
-on what an image is; the detector then decodes. A hostile input yields an InvalidInputError, never another
-exception.
+The producer (`inspect_image`) and the detector (`decode_rgb`) run the same structural checks; for PNG, WebP
+and BMP both then decode the same way, so they agree on what such an image is (a corrupt zlib or VP8 stream
+has no structural tell). JPEG, the producer's hot path, is checked by structure only: that takes microseconds
+where a decode takes milliseconds, so a JPEG whose Huffman tables or entropy-coded data are corrupt passes
+`inspect_image` and is dead-lettered by the detector. A hostile input yields an InvalidInputError, never
+another exception.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ _MAX_INFLATED = PngImagePlugin.MAX_TEXT_CHUNK
 _MAX_TEXT = PngImagePlugin.MAX_TEXT_MEMORY
 _TEXT_CHUNKS = frozenset((b"tEXt", b"zTXt", b"iTXt", b"iCCP"))
 _ROTATED = range(2, 9)  # EXIF orientations other than upright (1); anything else is ignored
+_STRUCTURE_ONLY = frozenset(("JPEG", "MPO"))  # formats `inspect_image` does not decode (see above)
 
 
 @dataclass(frozen=True)
@@ -163,13 +167,15 @@ def _check(data: bytes, limits: ImageLimits) -> tuple[str, int, int]:
 
 
 def inspect_image(data: bytes, limits: ImageLimits) -> ImageInfo:
-    """Validate `data` by its structure, without decoding pixels (the detector decodes fully).
+    """Validate `data`: by its structure for JPEG, by decoding it as `decode_rgb` does for other formats.
 
     Raises:
         InvalidInputError: reason `empty`, `too_large`, `not_an_image`, `unsupported_format`,
             `too_many_pixels`, `decompression_bomb`, `truncated` or `corrupt`.
     """
     fmt, width, height = _check(data, limits)
+    if fmt not in _STRUCTURE_ONLY:
+        _pixels(_open(data, limits))
     return ImageInfo(ALLOWED_FORMATS[fmt], width, height, len(data))
 
 
@@ -181,7 +187,11 @@ def decode_rgb(data: bytes, limits: ImageLimits) -> np.ndarray:
         InvalidInputError: a reason of `inspect_image`'s; never another exception on bad data.
     """
     _check(data, limits)
-    img = _open(data, limits)
+    return _pixels(_open(data, limits))
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    """The decode both `decode_rgb` and (for formats it decodes) `inspect_image` run, so they fail alike."""
     try:
         if img.getexif().get(ExifTags.Base.Orientation, 1) in _ROTATED:
             img = ImageOps.exif_transpose(img)

@@ -58,7 +58,7 @@ def _jpeg(data: bytes) -> Header | None:
             break
         else:
             if marker in _SOF and size is None:
-                if pos + 9 > len(data):
+                if length < 8 or pos + 9 > len(data):  # a frame header holds precision, height, width
                     return None
                 height, width = _DIMENSIONS(data, pos + 5)
                 if not (width and height):

@@ -9,7 +9,6 @@ Per service, the plan grants:
 
 - Describe on every topic it reads or writes, Read on those it reads, Write on those it writes;
 - Read on its consumer groups (Read implies Describe: joining, committing, fetching committed offsets);
-  Describe only on a group.id it never joins (librdkafka still looks its coordinator up: FindCoordinator);
 - Write and Describe on its transactional ids, as a prefixed pattern (`roadwatch-detector-` covers
   `roadwatch-detector-<instance>`);
 - IdempotentWrite on the cluster when it produces at all (every producer here is idempotent).
@@ -62,7 +61,6 @@ class Needs:
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
-    named_groups: tuple[str, ...] = ()  # a group.id it never joins (assign()): Describe only
     transactional_prefix: str | None = None
 
     @property
@@ -86,8 +84,7 @@ NEEDS: dict[str, Needs] = {
     "detector": Needs(
         reads=(IMAGES, THRESHOLDS),
         writes=(DETECTIONS, VERDICTS, escalations("fast"), dlq(IMAGES), dlq(THRESHOLDS)),
-        groups=("roadwatch-detector",),
-        named_groups=("roadwatch-thresholds-reader",),  # thresholds.v1 is read by assign(), no group
+        groups=("roadwatch-detector", "roadwatch-thresholds-reader"),  # the latter only commits
         transactional_prefix="roadwatch-detector-",
     ),
     **{f"vlm-{tier}": _tier(tier) for tier in VLM_TIERS},
@@ -122,7 +119,6 @@ def bindings_for(user: str, needs: Needs) -> list[AclBinding]:
     out.extend(_allow(principal, ResourceType.TOPIC, t, AclOperation.READ) for t in needs.reads)
     out.extend(_allow(principal, ResourceType.TOPIC, t, AclOperation.WRITE) for t in needs.writes)
     out.extend(_allow(principal, ResourceType.GROUP, g, AclOperation.READ) for g in needs.groups)
-    out.extend(_allow(principal, ResourceType.GROUP, g, AclOperation.DESCRIBE) for g in needs.named_groups)
     if needs.transactional_prefix is not None:
         for op in (AclOperation.WRITE, AclOperation.DESCRIBE):
             out.append(

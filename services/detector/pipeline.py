@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from roadwatch.images.load import load_rgb
+from roadwatch.inflight import InFlight
 from roadwatch.kafka.codec import decode_keyed, encode
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.txloop import Output, dead_letter_output
@@ -33,6 +34,7 @@ class DetectorPipeline:
         self._settings, self._engines, self._bands = settings, engines, bands
         self._policy, self._limits = settings.fetch_policy(), settings.limits()
         self._pool = ThreadPoolExecutor(settings.decode_workers, thread_name_prefix="decode")
+        self.loads = InFlight("image load")
 
     def warm_up(self, runs: int) -> None:
         """Run the models on a blank frame so the first real batch pays no start-up cost."""
@@ -46,7 +48,10 @@ class DetectorPipeline:
     def _load(self, event: ImageEvent) -> tuple[list[Any], float]:
         """Fetch, verify, decode and prepare for every engine (runs in the decode pool)."""
         started = time.perf_counter()
-        pixels = load_rgb(event.image_uri, event.image_b64, event.image_sha256, self._policy, self._limits)
+        with self.loads.track():
+            pixels = load_rgb(
+                event.image_uri, event.image_b64, event.image_sha256, self._policy, self._limits
+            )
         prepared = [engine.prepare(pixels) for engine in self._engines]
         return prepared, (time.perf_counter() - started) * 1000
 

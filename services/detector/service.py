@@ -31,6 +31,7 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
     with serving(SERVICE, settings.metrics_port) as health:
         bands = BandBook(settings.band())
         pipeline = build_pipeline(settings, bands)
+        health.require(pipeline.loads.stalled_after(settings.fetch_stuck_s))
         pipeline.warm_up(settings.warmup_runs)
         reader = ThresholdsReader.start(kafka, settings.thresholds_topic, bands)
         member = member_id(settings.group_id, settings.instance_id)

@@ -1,18 +1,22 @@
-"""Keeps a BandBook current from the compacted `thresholds.v1` topic (read from the beginning, no group).
-A record it cannot apply goes to `thresholds.v1.dlq` (the same dead letter each time the topic is re-read:
-its event_id is the record's own or names topic, partition and offset, and the sink keeps one)."""
+"""Keeps a BandBook current from the compacted `thresholds.v1` topic, read from the beginning by assign()
+at every start. A record it cannot apply goes to `thresholds.v1.dlq` once: the reader commits, in its group
+`roadwatch-thresholds-reader`, the offset after the last record it dead-lettered, and on a later start
+(this detector's or any other's) re-reads the records below it without writing their dead letters again.
+A crash between a dead letter's delivery and that commit repeats the dead letter on the topic, not in the
+table: its event_id is the record's own or names topic, partition and offset, and the sink keeps one."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from roadwatch.errors import InvalidInputError, StackError
 from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.codec import decode_keyed
 from roadwatch.kafka.consume import records
+from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.produce import send
 from roadwatch.kafka.txloop import dead_letter_output, raw
 from roadwatch.settings import KafkaSettings
@@ -22,6 +26,7 @@ from schemas.records import SOURCE_ID
 
 log = logging.getLogger(__name__)
 SERVICE = "detector"
+GROUP = "roadwatch-thresholds-reader"
 
 
 class ThresholdsReader:
@@ -32,6 +37,9 @@ class ThresholdsReader:
     ) -> None:
         self._consumer, self._partitions = consumer, partitions
         self._book, self._dead_letters = book, dead_letters
+        committed = consumer.committed(partitions, timeout=10) if partitions else []
+        # partition -> the first offset whose dead letter is not yet written (below it: written before)
+        self._lettered = {tp.partition: max(tp.offset, 0) for tp in committed}
 
     @classmethod
     def start(cls, kafka: KafkaSettings, topic: str, book: BandBook) -> ThresholdsReader:
@@ -39,7 +47,7 @@ class ThresholdsReader:
         consumer = Consumer(
             kafka.client_config(
                 **{
-                    "group.id": "roadwatch-thresholds-reader",
+                    "group.id": GROUP,
                     "enable.auto.commit": False,
                     "auto.offset.reset": "earliest",
                     "isolation.level": "read_committed",
@@ -69,23 +77,36 @@ class ThresholdsReader:
     def poll(self, max_records: int = 500, timeout_s: float = 0.0) -> int:
         """Apply up to `max_records` threshold updates; returns how many were applied. A record it cannot
         apply, whatever it raises, is a dead letter."""
-        applied = 0
+        applied, lettered = 0, dict[int, int]()
         for msg in records(self._consumer.consume(max_records, timeout_s), SERVICE):
             try:
                 source, band = _band_of(msg.key(), msg.value())
             except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
-                self._dead_letter(msg, exc)
+                record = raw(msg)
+                if record.offset >= self._lettered.get(record.partition, 0):  # else written before
+                    self._dead_letter(record, exc)
+                    lettered[record.partition] = record.offset + 1
                 continue
             self._book.update(source, band)
             applied += 1
+        if lettered:
+            self._remember(lettered)
         return applied
 
-    def _dead_letter(self, msg: Message, exc: Exception) -> None:
-        record = raw(msg)
+    def _dead_letter(self, record: RawRecord, exc: Exception) -> None:
         out = dead_letter_output(record, SERVICE, exc)
         send(self._dead_letters, out.topic, out.key, out.value)
+
+    def _remember(self, lettered: dict[int, int]) -> None:
+        """Deliver the dead letters just written, then commit past them (in this order: at least once)."""
         if self._dead_letters.flush(10) > 0:
-            raise StackError(f"could not write the dead letter for {out.topic} offset {record.offset}")
+            where = ", ".join(f"partition {p} below offset {o}" for p, o in sorted(lettered.items()))
+            raise StackError(f"could not write the thresholds dead letters of {where}")
+        topic = self._partitions[0].topic
+        self._consumer.commit(
+            offsets=[TopicPartition(topic, p, o) for p, o in lettered.items()], asynchronous=False
+        )
+        self._lettered.update(lettered)
 
     def close(self) -> None:
         self._consumer.close()

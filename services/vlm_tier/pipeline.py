@@ -14,6 +14,7 @@ from prometheus_client import Counter, Histogram
 
 from roadwatch.errors import BackendError, BulkheadFullError, CircuitOpenError, InvalidInputError
 from roadwatch.images.load import load_bytes
+from roadwatch.inflight import InFlight
 from roadwatch.kafka.codec import decode_keyed, encode
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.txloop import Output, dead_letter_output
@@ -46,6 +47,7 @@ class TierPipeline:
         self.ladder = settings.ladder()
         self.service = f"vlm-{settings.tier}"
         self._policy = settings.fetch_policy()
+        self.loads = InFlight("image load")
         self._loop = asyncio.new_event_loop()
         self._bulkhead = self._loop.run_until_complete(self._make_bulkhead())
 
@@ -70,10 +72,14 @@ class TierPipeline:
                 raise InvalidInputError(
                     "wrong_tier", f"addressed to {req.target_tier}, not {self.settings.tier}"
                 )
-            image = load_bytes(req.image_uri, req.image_b64, req.image_sha256, self._policy)
+            image = await asyncio.to_thread(self._load, req)  # a slow fetch holds up no other record
             return self._route(await self._consult(req, image))
         except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
             return [dead_letter_output(record, self.service, exc)]
+
+    def _load(self, req: EscalationRequest) -> bytes:
+        with self.loads.track():
+            return load_bytes(req.image_uri, req.image_b64, req.image_sha256, self._policy)
 
     async def _consult(self, req: EscalationRequest, image: bytes) -> Route:
         now = utcnow()

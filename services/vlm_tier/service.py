@@ -46,6 +46,7 @@ def run(settings: TierSettings, kafka: KafkaSettings, stop: threading.Event) -> 
     service = f"vlm-{settings.tier}"
     with serving(service, settings.metrics_port) as health:
         pipeline = build_pipeline(settings)
+        health.require(pipeline.loads.stalled_after(settings.fetch_stuck_s))
         pipeline.warm_up()
         log.info(
             "tier %s warmed up: backend %s, model %s",

@@ -2,8 +2,9 @@
 (free ports) with users for the detector and the fast tier and `roadwatch stack up` applying the plan. The
 detector may write detections but not thresholds, the fast tier may not write images, the detector's
 read-process-write transaction under its own transactional id and group commits (under another tier's id it
-is refused), its thresholds reader only looks its group up, the broker user still creates topics and nobody
-else can, and only the broker user gets through the controller listener (where ACLs can be made)."""
+is refused), its thresholds reader commits past its dead letters in its own group, the broker user still
+creates topics and nobody else can, and only the broker user gets through the controller listener (where
+ACLs can be made)."""
 
 from __future__ import annotations
 
@@ -159,7 +160,7 @@ def test_another_services_transactional_id_is_refused(stack: StackSettings) -> N
     assert caught.value.args[0].code() == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
 
 
-def test_the_thresholds_reader_looks_its_group_up_only_and_writes_its_dead_letters(
+def test_the_thresholds_reader_writes_its_dead_letters_and_commits_past_them(
     stack: StackSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     from roadwatch.vision.scoring import Band, BandBook

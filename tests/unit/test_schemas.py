@@ -4,13 +4,16 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pyiceberg.schema import Schema
 from pyiceberg.types import IcebergType, ListType, MapType, StructType
 
+from roadwatch.errors import InvalidInputError
+from roadwatch.kafka.codec import decode
 from schemas import RECORD_TYPES, DeadLetter, ImageEvent, Verdict
 from schemas.export import JSON_DIR, json_schema
 from schemas.tables import TABLES, table_def
+from tests.factories import detection_result, verdict
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SHA = "a" * 64
@@ -90,6 +93,27 @@ def test_naive_timestamps_and_unknown_fields_are_rejected() -> None:
         ImageEvent.model_validate(data | {"captured_at": "2026-11-27T12:00:00"})
     with pytest.raises(ValidationError):
         ImageEvent.model_validate(data | {"surprise": 1})
+
+
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN", "1e999"])
+@pytest.mark.parametrize(
+    ("record", "field"),
+    [
+        (detection_result(), '"decode_ms":3.0'),  # bounded only below: the float bound let inf through
+        (detection_result(), '"confidence":0.7'),  # a nested Detection, bounded both sides
+        (verdict(), '"latency_ms":120.0'),  # a nested TierOpinion
+    ],
+    ids=["DetectionResult.decode_ms", "Detection.confidence", "TierOpinion.latency_ms"],
+)
+def test_non_finite_floats_are_schema_invalid(record: BaseModel, field: str, number: str) -> None:
+    """encode writes inf and nan as null, which decode rejects: accepting them would turn a forwarded
+    record into poison downstream, so they are refused on the way in."""
+    value = record.model_dump_json()
+    assert value.count(field) == 1
+    name, _ = field.split(":")
+    with pytest.raises(InvalidInputError) as caught:
+        decode(type(record), value.replace(field, f"{name}:{number}").encode())
+    assert caught.value.reason == "schema_invalid"
 
 
 @pytest.mark.parametrize("name", TABLES)

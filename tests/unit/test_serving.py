@@ -1,5 +1,6 @@
-"""The health/metrics endpoint: loopback by default, readiness follows Health, idle connections are closed,
-more idle clients than the cap cannot lock out a probe, and a taken port is one ConfigError."""
+"""The health/metrics endpoint: loopback by default, readiness follows Health and its required checks (a
+stuck fetch), idle connections are closed, more idle clients than the cap cannot lock out a probe, and a
+taken port is one ConfigError."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from roadwatch.errors import ConfigError
+from roadwatch.inflight import InFlight
 from roadwatch.serving import Health, serve, serving
 
 
@@ -25,10 +27,15 @@ def free_port() -> int:
 
 
 def get(port: int, path: str, timeout: float = 2.0) -> int:
+    return answer(port, path, timeout)[0]
+
+
+def answer(port: int, path: str, timeout: float = 2.0) -> tuple[int, str]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path)
-        return conn.getresponse().status
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
     finally:
         conn.close()
 
@@ -76,6 +83,27 @@ def test_ready_follows_health_and_live_is_always_ok() -> None:
         health.set_ready(False)
         assert (get(port, "/ready"), get(port, "/live"), get(port, "/nope")) == (503, 200, 404)
         assert get(port, "/metrics") == 200
+
+
+def test_ready_turns_false_while_a_fetch_is_stuck_and_back_when_it_ends() -> None:
+    now = [100.0]
+    loads = InFlight("image load", clock=lambda: now[0])
+    port = free_port()
+    with serving("t-stuck", port) as health:
+        health.require(loads.stalled_after(5.0))
+        health.set_ready()
+        with loads.track():
+            now[0] += 4.0
+            assert get(port, "/ready") == 200  # slow, not stuck
+            with loads.track():  # a younger one does not hide the oldest
+                now[0] += 2.0
+                assert answer(port, "/ready") == (503, "image load running for 6.0 s (stuck after 5 s)\n")
+                assert get(port, "/live") == 200
+                assert 'roadwatch_ready{service="t-stuck"} 0.0' in answer(port, "/metrics")[1]
+        assert (get(port, "/ready"), loads.oldest_s()) == (200, 0.0)
+        with pytest.raises(OSError), loads.track():  # a fetch that fails ends too
+            raise OSError("gone")
+        assert loads.oldest_s() == 0.0
 
 
 def test_an_idle_connection_is_closed_after_the_timeout(idle: list[socket.socket]) -> None:

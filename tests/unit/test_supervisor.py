@@ -107,16 +107,18 @@ def test_a_running_service_is_left_alone(supervisor: Make) -> None:
     assert (sup.running["steady"].proc.pid, sup.running["steady"].restarts) == (pid, 0)
 
 
-def test_after_max_restarts_check_gives_up_naming_the_service(supervisor: Make) -> None:
-    sup = supervisor(
-        ServiceSpec("steady", ["-c", SLEEPS]), ServiceSpec("flaky", ["-c", "raise SystemExit(3)"])
-    )
+def test_after_max_restarts_check_gives_up_naming_the_service_and_its_last_words(supervisor: Make) -> None:
+    says = "import sys; sys.stderr.write('flaky: error: no models here\\n\\n'); raise SystemExit(3)"
+    sup = supervisor(ServiceSpec("steady", ["-c", SLEEPS]), ServiceSpec("flaky", ["-c", says]))
     for restarts in (1, 2):
         exited(sup, "flaky")
         sup.check(max_restarts=2)
         assert sup.running["flaky"].restarts == restarts
     exited(sup, "flaky")
-    with pytest.raises(StackError, match=r"^flaky keeps exiting \(code 3\); see .*flaky\.log$"):
+    with pytest.raises(
+        StackError,
+        match=r"^flaky keeps exiting \(code 3\): flaky: error: no models here \(see .*flaky\.log\)$",
+    ):
         sup.check(max_restarts=2)
 
 

@@ -28,7 +28,10 @@ def build_engine(spec: ModelSpec, models_dir: Path) -> Engine:
         suffix = Path(target).suffix.lower()
         engine = {".onnx": "onnx", ".tflite": "litert"}.get(suffix, "ultralytics")
     if engine in ("onnx", "litert") and not Path(target).is_file():
-        raise ConfigError(f"model file {target} not found (set ROADWATCH_DETECTOR_MODELS_DIR)")
+        raise ConfigError(
+            f"model file {target} not found: point the service's models_dir (ROADWATCH_DETECTOR_MODELS_DIR, "
+            "ROADWATCH_VLM_MODELS_DIR; `demo --models`) at the folder that holds it"
+        )
     try:
         if engine == "onnx":
             from roadwatch.vision.engines.onnx_yolo import OnnxYoloEngine

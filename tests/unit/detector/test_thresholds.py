@@ -1,4 +1,5 @@
-"""The thresholds reader without a broker: bands applied, tombstones reset, bad records dead-lettered."""
+"""The thresholds reader without a broker: bands applied, tombstones reset, bad records dead-lettered once
+(a reader started later does not write them again)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from roadwatch.errors import StackError
 from roadwatch.vision.scoring import DEFAULT_BAND, Band, BandBook
@@ -47,11 +49,22 @@ class FakeMessage:
 
 @dataclass
 class FakeConsumer:
+    """Its group's committed offsets live in `group` (partition -> offset), shared by the readers given it."""
+
     pending: list[FakeMessage]
+    group: dict[int, int] = field(default_factory=dict)
 
     def consume(self, n: int, timeout: float) -> list[FakeMessage]:
         out, self.pending = self.pending[:n], self.pending[n:]
         return out
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        return [
+            TopicPartition(tp.topic, tp.partition, self.group.get(tp.partition, -1001)) for tp in partitions
+        ]
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        self.group.update({tp.partition: tp.offset for tp in offsets})
 
 
 @dataclass
@@ -82,9 +95,12 @@ def band(source: str, low: float, high: float) -> bytes:
     return t.model_dump_json().encode()
 
 
-def reader(messages: list[FakeMessage], producer: FakeProducer) -> tuple[ThresholdsReader, BandBook]:
-    book = BandBook(DEFAULT_BAND)
-    return ThresholdsReader(FakeConsumer(messages), [], book, producer), book  # type: ignore[arg-type]
+def reader(
+    messages: list[FakeMessage], producer: FakeProducer, group: dict[int, int] | None = None
+) -> tuple[ThresholdsReader, BandBook]:
+    book, consumer = BandBook(DEFAULT_BAND), FakeConsumer(messages, {} if group is None else group)
+    partitions = [TopicPartition("thresholds.v1", 0)]
+    return ThresholdsReader(consumer, partitions, book, producer), book  # type: ignore[arg-type]
 
 
 def test_bands_apply_and_a_tombstone_resets_to_the_default() -> None:
@@ -125,5 +141,24 @@ def test_each_bad_record_becomes_one_dead_letter_with_its_reason() -> None:
 
 def test_a_dead_letter_that_cannot_be_written_stops_the_reader() -> None:
     r, _ = reader([FakeMessage(b"cam-1", b"junk", 5)], FakeProducer(undelivered=1))
-    with pytest.raises(StackError, match="offset 5"):
+    with pytest.raises(StackError, match="partition 0 below offset 6"):
         r.poll()
+
+
+def test_a_later_reader_does_not_write_the_dead_letters_again_but_writes_new_ones() -> None:
+    topic = [FakeMessage(b"cam-1", b"junk", 0), FakeMessage(b"cam-1", band("cam-1", 0.1, 0.6), 1)]
+    group: dict[int, int] = {}
+    first = FakeProducer()
+    assert reader(list(topic), first, group)[0].poll() == 1
+    assert len(first.sent) == 1 and group == {0: 1}
+    again = FakeProducer()
+    r, book = reader([*topic, FakeMessage(b"cam-1", b"{", 2)], again, group)  # a restart re-reads it all
+    assert r.poll() == 1 and book.for_source("cam-1") == Band(0.1, 0.6)  # the band still applies
+    assert [DeadLetter.model_validate_json(v).offset for _, _, v in again.sent] == [2]
+    assert group == {0: 3}
+
+
+def test_nothing_is_committed_when_no_dead_letter_was_written() -> None:
+    group: dict[int, int] = {}
+    r, _ = reader([FakeMessage(b"cam-1", band("cam-1", 0.1, 0.6), 0)], FakeProducer(), group)
+    assert r.poll() == 1 and group == {}

@@ -33,6 +33,19 @@ def png(w: int = 16, h: int = 16) -> bytes:
     return buf.getvalue()
 
 
+def webp(w: int = 16, h: int = 16) -> bytes:
+    buf = io.BytesIO()
+    pixels = np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8)
+    Image.fromarray(pixels).save(buf, "WEBP", quality=80)
+    return buf.getvalue()
+
+
+def bmp(w: int = 16, h: int = 16) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), np.uint8)).save(buf, "BMP")
+    return buf.getvalue()
+
+
 def mpo(w: int = 64, h: int = 48) -> bytes:
     buf = io.BytesIO()
     frame = Image.fromarray(np.full((h, w, 3), 90, np.uint8))
@@ -63,6 +76,31 @@ def huge_png_header() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
+def png_with_corrupt_idat() -> bytes:
+    """A 16x16 PNG whose IDAT zlib header is broken (0x78 -> 0x79, no longer a multiple of 31), its CRC
+    recomputed: every chunk is well-formed, only inflating the pixel data fails."""
+    data = png()
+    at = data.find(b"IDAT") - 4
+    (length,) = struct.unpack_from(">I", data, at)
+    body = bytearray(data[at + 8 : at + 8 + length])
+    assert body[0] == 0x78
+    body[0] = 0x79
+    return data[:at] + chunk(b"IDAT", bytes(body)) + data[at + 12 + length :]
+
+
+def webp_with_corrupt_frame() -> bytes:
+    """A WebP whose RIFF and VP8 headers are intact and whose first partition is garbled."""
+    data = bytearray(webp())
+    data[30] ^= 0xFF
+    return bytes(data)
+
+
+def bmp_cut_short() -> bytes:
+    """A BMP missing its last pixel rows, its declared file size rewritten to match."""
+    data = bmp()[:-16]
+    return data[:2] + struct.pack("<I", len(data)) + data[6:]
+
+
 def with_comment(data: bytes, text: bytes) -> bytes:
     """A COM segment right after SOI (an end marker in a header must not count as the image's)."""
     return data[:2] + b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text + data[2:]
@@ -88,9 +126,13 @@ TABLE = {
     "jpeg-truncated-eoi-in-header": (with_comment(jpeg(), b"\xff\xd9")[: len(jpeg()) // 2], "truncated"),
     "png-truncated": (png()[: len(png()) // 2], "truncated"),
     "png-without-iend": (png()[:-12], "truncated"),
+    "png-corrupt-idat": (png_with_corrupt_idat(), "truncated"),
+    "webp-corrupt-frame": (webp_with_corrupt_frame(), "truncated"),
+    "bmp-cut-short": (bmp_cut_short(), "truncated"),
     "ztxt-bomb": (ztxt_bomb(), "decompression_bomb"),
     "ztxt-bomb-after-pixels": (ztxt_bomb(after_pixels=True), "decompression_bomb"),
     "not-an-image": (b"this is a text file named .jpg", "not_an_image"),
+    "jpeg-sof-too-short": (bytes.fromhex("FFD8 FFC0 0002 0000 FFDA FFD9"), "not_an_image"),  # no size in it
     "too-many-pixels": (huge_png_header(), "too_many_pixels"),
 }
 
@@ -99,6 +141,19 @@ TABLE = {
 def test_producer_and_detector_agree(name: str) -> None:
     data, expected = TABLE[name]
     assert (outcome(inspect_image, data), outcome(decode_rgb, data)) == (expected, expected)
+
+
+def test_a_png_whose_pixel_data_does_not_inflate_is_refused_by_both() -> None:
+    """Its structure is sound (signature, IHDR, IDAT, IEND, every CRC), so only a decode tells: the producer
+    must decode PNG too, or it accepts an image the detector can only dead-letter."""
+    data = png_with_corrupt_idat()
+    with pytest.raises(zlib.error):
+        zlib.decompress(data[data.find(b"IDAT") + 4 :])
+    for check in (inspect_image, decode_rgb):
+        with pytest.raises(InvalidInputError) as err:
+            check(data, LIMITS)
+        assert err.value.reason == "truncated"
+        assert "broken data stream" in str(err.value)
 
 
 def test_ztxt_bomb_is_a_decompression_bomb_for_both() -> None:

@@ -51,7 +51,7 @@ def test_the_detector_gets_exactly_what_it_does() -> None:
         writes=["detections.v1", "verdicts.v1", "escalations.fast.v1", "images.v1.dlq", "thresholds.v1.dlq"],
     ) | {
         allow("det", GROUP, "roadwatch-detector", R),
-        allow("det", GROUP, "roadwatch-thresholds-reader", D),  # looked up, never joined
+        allow("det", GROUP, "roadwatch-thresholds-reader", R),  # commits what it dead-lettered
         allow("det", TXN, "roadwatch-detector-", W, "PREFIXED"),
         allow("det", TXN, "roadwatch-detector-", D, "PREFIXED"),
         allow("det", CLUSTER, "kafka-cluster", IW),
@@ -106,12 +106,13 @@ def test_flink_writes_thresholds_under_its_transactional_prefix() -> None:
 
 def test_only_topics_that_exist_and_only_the_services_default_groups() -> None:
     from services.detector.settings import DetectorSettings
+    from services.detector.thresholds import GROUP as THRESHOLDS_GROUP
     from services.sink.settings import SinkSettings
     from services.vlm_tier.settings import tier_settings
 
     existing = {t.name for t in all_topics()}
     assert {b.name for b in plan({s: s for s in SERVICES}) if b.restype == TOPIC} <= existing
-    assert NEEDS["detector"].groups == (DetectorSettings.model_fields["group_id"].default,)
+    assert NEEDS["detector"].groups == (DetectorSettings.model_fields["group_id"].default, THRESHOLDS_GROUP)
     assert NEEDS["sink"].groups == (SinkSettings.model_fields["group_id"].default,)
     for tier in ("fast", "power", "precision"):
         assert NEEDS[f"vlm-{tier}"].groups == (tier_settings(tier).group,)
