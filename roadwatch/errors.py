@@ -13,6 +13,10 @@ class StackError(RoadwatchError):
     """The local Kafka stack could not be resolved, started, reached or stopped."""
 
 
+class AuthenticationError(ConfigError):
+    """Kafka refused the client's credentials (a SASL login failed): a setting to fix, not a retry."""
+
+
 class InvalidInputError(RoadwatchError):
     """An input (file, URI, record) is unusable; carries a short machine-readable reason."""
 

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AliasChoices, BaseModel, ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 
 from roadwatch.errors import RoadwatchError
@@ -107,9 +107,17 @@ def _settings_class(exc: BaseException) -> type[BaseSettings] | None:
     return found
 
 
+def setting_name(cls: type[BaseModel], field: str) -> str:
+    """How the user set (or would set) the field `field` of `cls`, for a message that says what to fix:
+    `setting_name(KafkaSettings, "sasl_password")` is `ROADWATCH_KAFKA_SASL_PASSWORD` unless the config
+    file holds it."""
+    return _setting_name(cls, (field,))
+
+
 def _setting_name(cls: type[BaseModel], loc: Sequence[int | str]) -> str:
-    """How the user set (or would set) the value at `loc`: an environment variable, a key of the config
-    file, else the variable of the class's own prefix. Prefixes are tried from `cls` down its bases."""
+    """How the user set (or would set) the value at `loc`: an environment variable (the class's prefix, or
+    an alias of the field such as `KAFKA_BOOTSTRAP_SERVERS`), a key of the config file, else the variable
+    of the class's own prefix. Prefixes are tried from `cls` down its bases."""
     bases = [c for c in cls.__mro__ if issubclass(c, BaseSettings) and c.model_config.get("env_prefix")]
     candidates = []
     for k in range(len(loc), 0, -1):
@@ -123,12 +131,26 @@ def _setting_name(cls: type[BaseModel], loc: Sequence[int | str]) -> str:
         for var, rest in candidates:
             if base.model_config["env_prefix"].upper() + var in environ:
                 return base.model_config["env_prefix"].upper() + var + rest
+    alias = _env_alias(cls, loc, environ)
+    if alias:
+        return alias
     in_file = _config_file_key(cls, loc)
     if in_file:
         return in_file
     prefix = bases[0].model_config["env_prefix"].upper() if bases else ""
     var, rest = candidates[0] if candidates else (".".join(map(str, loc)).upper(), "")
     return prefix + var + rest
+
+
+def _env_alias(cls: type[BaseModel], loc: Sequence[int | str], environ: set[str]) -> str | None:
+    """The first alias of the top-level field of `loc` that names a set environment variable."""
+    field = cls.model_fields.get(str(loc[0]))
+    alias = field.validation_alias if field else None
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+    for choice in choices:
+        if isinstance(choice, str) and choice != loc[0] and choice.upper() in environ:
+            return choice.upper()
+    return None
 
 
 def _config_file_key(cls: type[BaseModel], loc: Sequence[int | str]) -> str | None:

@@ -12,29 +12,27 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaExcep
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from roadwatch.errors import StackError
+from roadwatch.kafka.clients import ClientWatch
 from roadwatch.kafka.topics import TopicSpec
 
 log = logging.getLogger(__name__)
 
 
 def admin_client(conf: dict[str, Any]) -> AdminClient:
-    return AdminClient(conf)
+    """An admin client whose librdkafka logs and errors go through a `ClientWatch`."""
+    return AdminClient(ClientWatch(conf).config())
 
 
 def wait_until_ready(conf: dict[str, Any], timeout_s: float = 60.0) -> None:
-    """Block until the cluster answers a metadata request, or raise StackError (with the last error)."""
-    deadline = time.monotonic() + timeout_s
-    admin = admin_client({**conf, "log_level": 2})  # "connection refused" is expected while it starts
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            md = admin.list_topics(timeout=2)
-            if md.brokers:
-                return
-        except KafkaException as exc:
-            last = exc
-        time.sleep(0.5)
-    raise StackError(f"Kafka at {conf.get('bootstrap.servers')} did not answer within {timeout_s}s: {last}")
+    """Block until the cluster answers a metadata request.
+
+    Raises:
+        AuthenticationError: the brokers refused the login (at once, not after `timeout_s`).
+        StackError: no broker answered within `timeout_s` (the message says why the last connection
+            failed and names the bootstrap setting).
+    """
+    watch = ClientWatch(conf, quiet=True)  # "connection refused" is expected while it starts
+    watch.await_cluster(AdminClient(watch.config()), timeout_s)
 
 
 def ensure_topics(conf: dict[str, Any], specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
@@ -159,7 +157,9 @@ def describe(conf: dict[str, Any]) -> tuple[list[TopicInfo], list[GroupLag]]:
 
     admin = admin_client(conf)
     md = admin.list_topics(timeout=10)
-    consumer = Consumer({**conf, "group.id": "roadwatch-status", "enable.auto.commit": False})
+    consumer = Consumer(
+        ClientWatch({**conf, "group.id": "roadwatch-status", "enable.auto.commit": False}).config()
+    )
     try:
         high: dict[tuple[str, int], int] = {}
         infos = []

@@ -10,14 +10,16 @@ from types import TracebackType
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from roadwatch.kafka.clients import ready
 from roadwatch.logs import ctx
 from roadwatch.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 EXPECTED = (KafkaError._PARTITION_EOF, KafkaError.UNKNOWN_TOPIC_OR_PART)
 # Another member took this one's static group.instance.id: it will never get partitions again, so it must
-# end (and its readiness with it) rather than idle as if it consumed
-FENCED = (KafkaError._FENCED, KafkaError.FENCED_INSTANCE_ID)
+# end (and its readiness with it) rather than idle as if it consumed. librdkafka hands the consumer that as
+# `_FATAL` ("Static consumer fenced by other consumer..."), and the message's error has `fatal()` False.
+FENCED = (KafkaError._FATAL, KafkaError._FENCED, KafkaError.FENCED_INSTANCE_ID)
 
 
 def records(messages: Iterable[Message], service: str) -> list[Message]:
@@ -46,11 +48,14 @@ class TopicReader:
 
     Raises:
         KafkaException: the topic does not exist (or its metadata cannot be read).
+        AuthenticationError: the brokers refused the login.
+        StackError: the cluster did not answer within 10 s.
     """
 
     def __init__(self, kafka: KafkaSettings, topic: str, *, service: str = "reader") -> None:
         self.topic, self._service = topic, service
-        self._consumer = Consumer(
+        self._consumer = ready(
+            Consumer,
             kafka.client_config(
                 **{
                     "group.id": "roadwatch-reader",  # required by the client; never joined, never committed
@@ -58,7 +63,8 @@ class TopicReader:
                     "enable.auto.commit": False,
                     "enable.partition.eof": True,
                 }
-            )
+            ),
+            timeout_s=10,
         )
         try:
             md = self._consumer.list_topics(topic, timeout=10).topics[topic]

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from confluent_kafka import KafkaError, Message
 from pydantic import ValidationError
 
-from roadwatch.errors import ConfigError, InvalidInputError, RoadwatchError
+from roadwatch.errors import ConfigError, InvalidInputError, RoadwatchError, StackError
 from roadwatch.images.fetch import fetch
 from roadwatch.kafka.admin import wait_until_ready
 from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.codec import encode
-from roadwatch.kafka.produce import send
+from roadwatch.kafka.produce import flush, send
 from roadwatch.logs import ctx
 from roadwatch.producer.events import build_event
 from roadwatch.producer.inputs import expand
@@ -24,6 +24,7 @@ from roadwatch.settings import KafkaSettings
 from schemas.records import SOURCE_ID
 
 log = logging.getLogger(__name__)
+FLUSH_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ def produce(
 
     Raises:
         ConfigError: `source_id` is not a valid source id.
-        StackError: Kafka does not answer within `settings.connect_timeout_s` (nothing is read or sent).
+        AuthenticationError: the brokers refused the login (a ConfigError; nothing is read or sent).
+        StackError: Kafka does not answer within `settings.connect_timeout_s` (nothing is read or sent),
+            or did not acknowledge every image within FLUSH_TIMEOUT_S.
         RoadwatchError: Kafka itself fails (a delivery that the broker refused).
     """
     if not SOURCE_ID.fullmatch(source_id):
@@ -109,9 +112,18 @@ def produce(
             report.event_ids.append(event.event_id)
         if progress:
             progress(1)
-    remaining = producer.flush(60)
-    if remaining or delivery_errors:
-        raise RoadwatchError(f"{remaining} undelivered, delivery errors: {delivery_errors[:5]}")
+    remaining = flush(producer, FLUSH_TIMEOUT_S)
+    if delivery_errors:
+        shown = "; ".join(delivery_errors[:3]) + ("; ..." if len(delivery_errors) > 3 else "")
+        raise RoadwatchError(
+            f"Kafka at {kafka.bootstrap_servers} did not write {len(delivery_errors)} of "
+            f"{report.sent} images: {shown}"
+        )
+    if remaining:
+        raise StackError(
+            f"Kafka at {kafka.bootstrap_servers} acknowledged {report.sent - remaining} of "
+            f"{report.sent} images within {FLUSH_TIMEOUT_S:g}s; the others may not have been written"
+        )
     return report
 
 

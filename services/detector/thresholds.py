@@ -13,7 +13,7 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from roadwatch.errors import InvalidInputError, StackError
-from roadwatch.kafka.clients import idempotent_producer
+from roadwatch.kafka.clients import idempotent_producer, ready
 from roadwatch.kafka.codec import decode_keyed
 from roadwatch.kafka.consume import records
 from roadwatch.kafka.deadletter import RawRecord
@@ -44,7 +44,8 @@ class ThresholdsReader:
     @classmethod
     def start(cls, kafka: KafkaSettings, topic: str, book: BandBook) -> ThresholdsReader:
         """A reader assigned to every partition of `topic` from the beginning, caught up to its end."""
-        consumer = Consumer(
+        consumer = ready(
+            Consumer,
             kafka.client_config(
                 **{
                     "group.id": GROUP,
@@ -52,7 +53,7 @@ class ThresholdsReader:
                     "auto.offset.reset": "earliest",
                     "isolation.level": "read_committed",
                 }
-            )
+            ),
         )
         md = consumer.list_topics(topic, timeout=10).topics.get(topic)
         partitions = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in (md.partitions if md else {})]

@@ -1,10 +1,14 @@
 """The local broker with SASL: its only client listener (PLAINTEXT is off unless asked for), a client without
 credentials is refused, one with them is served, transactions complete (the broker reaches itself over SASL),
-and the password is neither in settings' repr, the logs, nor a file others can read."""
+and the password is neither in settings' repr, the logs, nor a file others can read. A wrong password ends
+`roadwatch produce` and the services with one line that names the user, the servers and the settings."""
 
 import logging
+import os
 import socket
 import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +18,19 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
-from roadwatch.settings import KafkaSettings
+from apps.testing.openai_server import OpenAICompatibleServer
+from roadwatch.settings import ROOT, KafkaSettings
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
 
 pytestmark = pytest.mark.integration
 PASSWORD = "s3cret-pass"
+WRONG = "wr0ng-pass"
+REFUSED = (
+    "error: authentication failed for user 'camfleet' on 127.0.0.1:39094 (SASL PLAIN): invalid username or"
+    " password; fix ROADWATCH_KAFKA_SASL_USERNAME / ROADWATCH_KAFKA_SASL_PASSWORD, or"
+    " ROADWATCH_KAFKA_SASL_MECHANISM if the broker expects another mechanism"
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +134,66 @@ def test_server_properties_keep_the_password_out_of_the_settings_repr(tmp_path: 
 
     s = StackSettings(home=tmp_path, sasl_port=1, sasl_users={"u": SecretStr("pw")})
     assert 'user_u="pw"' in server_properties(s) and "pw" not in repr(s.sasl_users)
+
+
+def _with_wrong_password(tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment of a process that logs in as camfleet with a wrong password (nothing else of the
+    caller's roadwatch or Kafka settings)."""
+    own = {k: v for k, v in os.environ.items() if not k.startswith(("ROADWATCH_", "KAFKA_"))}
+    return own | {
+        "ROADWATCH_HOME": str(tmp_path / "home"),
+        "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:39094",
+        "ROADWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "ROADWATCH_KAFKA_SASL_MECHANISM": "PLAIN",
+        "ROADWATCH_KAFKA_SASL_USERNAME": "camfleet",
+        "ROADWATCH_KAFKA_SASL_PASSWORD": WRONG,
+        **env,
+    }
+
+
+def _one_line_refusal(prog: str, command: list[str], env: dict[str, str]) -> None:
+    proc = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert lines[-1] == f"{prog}: {REFUSED}"
+    assert "Traceback" not in proc.stderr and WRONG not in proc.stderr + proc.stdout
+    assert not [line for line in lines if line.startswith("%")], "librdkafka printed past the logging"
+    assert [line for line in lines if "authentication" in line.lower()] == lines[-1:], "said once"
+
+
+def test_produce_with_a_wrong_password_is_one_line(sasl_stack: StackSettings, tmp_path: Path) -> None:
+    image = tmp_path / "frame.png"
+    image.write_bytes(b"not read: the broker refuses the login first")
+    command = [sys.executable, "-m", "apps.cli", "produce", str(image), "--source", "cam-1"]
+    _one_line_refusal("roadwatch", command, _with_wrong_password(tmp_path))
+
+
+def test_the_sink_with_a_wrong_password_ends_with_one_line(sasl_stack: StackSettings, tmp_path: Path) -> None:
+    env = _with_wrong_password(
+        tmp_path, ROADWATCH_CATALOG_WAREHOUSE=str(tmp_path / "warehouse"), ROADWATCH_SINK_METRICS_PORT="0"
+    )
+    _one_line_refusal("sink", [sys.executable, "-m", "services.sink"], env)
+
+
+def test_a_tier_with_a_wrong_password_ends_with_one_line(sasl_stack: StackSettings, tmp_path: Path) -> None:
+    server = OpenAICompatibleServer(model="test-fast").start()  # the tier warms up before it reaches Kafka
+    try:
+        env = _with_wrong_password(
+            tmp_path,
+            ROADWATCH_VLM_BACKEND="openai",
+            ROADWATCH_VLM_FAST_BASE_URL=server.base_url,
+            ROADWATCH_VLM_FAST_MODEL="test-fast",
+            ROADWATCH_VLM_FAST_METRICS_PORT="0",
+        )
+        _one_line_refusal("vlm", [sys.executable, "-m", "services.vlm_tier", "--tier", "fast"], env)
+    finally:
+        server.stop()
+
+
+def test_the_detector_with_a_wrong_password_ends_with_one_line(
+    sasl_stack: StackSettings, tmp_path: Path
+) -> None:
+    env = _with_wrong_password(tmp_path, ROADWATCH_DETECTOR_METRICS_PORT="0")
+    _one_line_refusal("detector", [sys.executable, "-m", "services.detector"], env)

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from roadwatch.logs import ContextFormatter, ctx, setup_logging
+from roadwatch.logs import ContextFormatter, Throttle, ctx, held_back, setup_logging
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +30,38 @@ def test_http_client_request_lines_show_only_at_debug() -> None:
     assert logging.getLogger("roadwatch").isEnabledFor(logging.INFO)
     setup_logging("DEBUG")
     assert logging.getLogger("httpx").isEnabledFor(logging.DEBUG)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_throttle_lets_one_line_of_a_kind_through_per_interval_and_counts_the_rest() -> None:
+    clock = Clock()
+    throttle = Throttle(10.0, clock=clock)
+    assert throttle.admit("unreachable") == 0
+    assert [throttle.admit("unreachable") for _ in range(3)] == [None, None, None]
+    assert throttle.admit("other") == 0, "each kind has its own interval"
+    clock.now = 9.9
+    assert throttle.admit("unreachable") is None
+    clock.now = 10.0
+    assert throttle.admit("unreachable") == 4
+    assert throttle.admit("unreachable") is None
+    clock.now = 20.0
+    assert throttle.admit("unreachable") == 1
+    assert (held_back(0), held_back(4)) == ("", " (and 4 more like it)")
+
+
+def test_a_throttle_forgets_kinds_not_seen_for_an_interval_once_it_holds_too_many() -> None:
+    clock = Clock()
+    throttle = Throttle(1.0, clock=clock, max_kinds=2)
+    throttle.admit("a")
+    assert throttle.admit("a") is None  # one held back
+    throttle.admit("b")
+    clock.now = 5.0
+    assert throttle.admit("c") == 0  # over the bound: a and b go
+    assert throttle.admit("a") == 0, "forgotten with its count"
