@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from apps.console.settings import ConsoleSettings
 from roadwatch.settings import DEFAULT_HOME, METRICS_PORTS, ROOT
 from roadwatch.supervisor import ServiceSpec, Supervisor
 from schemas.records import VLM_TIERS
@@ -13,9 +14,10 @@ FLINK_PYTHON = ROOT / ".venv-flink" / "bin" / "python"
 
 
 def local_services(models_dir: Path, images: Path, flink_python: Path | None) -> list[ServiceSpec]:
-    """Detector, the three tiers on the `local` backend, the sink, and the Flink job when its env exists.
-    Each listens on its own default metrics port (`roadwatch.settings.METRICS_PORTS`); the detector and
-    the tiers read image files only under `images` (their allow-lists deny everything else)."""
+    """Detector, the three tiers on the `local` backend, the sink, the web console, and the Flink job when
+    its env exists. Each listens on its own default metrics port (`roadwatch.settings.METRICS_PORTS`; the
+    console on its page port); the detector, the tiers and the console read image files only under
+    `images` (their allow-lists deny everything else)."""
     roots = json.dumps([str(images.resolve())])
     specs = [
         ServiceSpec(
@@ -37,6 +39,12 @@ def local_services(models_dir: Path, images: Path, flink_python: Path | None) ->
             for tier in VLM_TIERS
         ],
         ServiceSpec("sink", ["-m", "services.sink"], {}, METRICS_PORTS["sink"]),
+        ServiceSpec(
+            "console",
+            ["-m", "apps.cli", "ui"],
+            {"ROADWATCH_CONSOLE_ALLOWED_FILE_ROOTS": roots},
+            ConsoleSettings.model_fields["port"].default,
+        ),
     ]
     if flink_python is not None and flink_python.exists():
         specs.append(

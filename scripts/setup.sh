@@ -3,7 +3,9 @@
 # Idempotent: a second run only checks. Needs Python 3.11+, Java 17+ and Maven (for the Kafka jars).
 # Opt-ins: ROADWATCH_WITH_ULTRALYTICS=1 and ROADWATCH_WITH_RFDETR=1 add those extras to .venv (torch from
 # PyPI, a CUDA build that also runs on CPU: a few GB, downloaded once and then taken from uv's cache);
-# ROADWATCH_SKIP_FLINK=1 leaves .venv-flink alone.
+# ROADWATCH_SKIP_FLINK=1 leaves .venv-flink alone. On a Debian host, as root, it installs Debian's Chromium
+# for the console's browser tests (Playwright drives it; it never downloads a browser of its own);
+# ROADWATCH_SKIP_BROWSER=1 leaves that out (the browser tests then skip, saying why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -23,5 +25,11 @@ EXTRAS=dev
 if [ "${ROADWATCH_SKIP_FLINK:-0}" != "1" ]; then
   [ -x .venv-flink/bin/python ] || .venv/bin/uv venv -q -p "$PY" .venv-flink
   .venv/bin/uv pip install -q -p .venv-flink/bin/python -r flink_jobs/requirements.txt
+fi
+if [ "${ROADWATCH_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/null \
+  && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "installing Debian's chromium (the console's browser tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; }
 fi
 echo "roadwatch set up: .venv [$EXTRAS]$( [ "${ROADWATCH_SKIP_FLINK:-0}" = 1 ] || echo ' and .venv-flink')"

@@ -16,12 +16,24 @@ from apps.cli import (
     run_cmd,
     stack_cmd,
     tables_cmd,
+    ui_cmd,
 )
 from roadwatch.logs import setup_logging
 from roadwatch.startup import EXIT_CODE, STARTUP_ERRORS, report
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-MODULES = [stack_cmd, produce_cmd, run_cmd, demo_cmd, eval_cmd, query_cmd, report_cmd, tables_cmd, bench_cmd]
+MODULES = [
+    stack_cmd,
+    produce_cmd,
+    run_cmd,
+    demo_cmd,
+    eval_cmd,
+    query_cmd,
+    report_cmd,
+    tables_cmd,
+    ui_cmd,
+    bench_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -134,11 +134,16 @@ def _demo(args: argparse.Namespace) -> int:
         verdicts = _wait_for_verdicts(sup, set(labels), args.timeout)
         _wait_for_state(sup, started, args.timeout)
         _summarise(labels, verdicts)
+        console = f"http://127.0.0.1:{sup.running['console'].spec.ready_port}/"
         if args.keep:
             sys.stdout.write(
+                f"console: {console}\n"
                 "services keep running (logs in ~/.roadwatch/logs); `roadwatch stack down` stops Kafka\n"
             )
             return 0
+        sys.stdout.write(
+            f"console: {console} (only while the demo runs: `roadwatch demo --keep` leaves it up)\n"
+        )
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; stopping services\n")
         return 130

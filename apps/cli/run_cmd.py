@@ -66,7 +66,11 @@ def _all(args: argparse.Namespace) -> int:
     sup.start()
     try:
         sup.wait_ready()
-        sys.stderr.write("all services ready (logs in ~/.roadwatch/logs); Ctrl-C stops them\n")
+        console = sup.running["console"].spec.ready_port
+        sys.stderr.write(
+            f"all services ready (logs in ~/.roadwatch/logs), console on http://127.0.0.1:{console}/; "
+            "Ctrl-C stops them\n"
+        )
         run_until_signalled(lambda stop: _watch(sup, stop))
     finally:
         sup.stop()

@@ -15,7 +15,8 @@ from roadwatch.errors import ConfigError
 Rows = list[dict[str, Any]]
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Rows:
+def rows_of(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Rows:
+    """The result of `sql` as one dict per row."""
     rel = con.execute(sql, params or [])
     cols = [d[0] for d in rel.description or []]
     return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
@@ -23,7 +24,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = N
 
 def funnel(con: duckdb.DuckDBPyConnection) -> Rows:
     """Images in, decided per tier, degraded, dead letters."""
-    (summary,) = _rows(
+    (summary,) = rows_of(
         con,
         """
         select (select count(distinct event_id) from detections) as images,
@@ -37,14 +38,14 @@ def funnel(con: duckdb.DuckDBPyConnection) -> Rows:
     )
     summary["decided_by"] = {
         r["decided_by"]: r["n"]
-        for r in _rows(con, "select decided_by, count(*) as n from verdicts group by 1 order by 1")
+        for r in rows_of(con, "select decided_by, count(*) as n from verdicts group by 1 order by 1")
     }
     return [summary]
 
 
 def tiers(con: duckdb.DuckDBPyConnection, cost_per_call: dict[str, float]) -> Rows:
     """Per tier: calls, outcomes, latency, and a cost estimate from the per-call prices."""
-    rows = _rows(
+    rows = rows_of(
         con,
         """
         with o as (select unnest(opinions) as o from verdicts)
@@ -65,7 +66,7 @@ def tiers(con: duckdb.DuckDBPyConnection, cost_per_call: dict[str, float]) -> Ro
 
 def confidence(con: duckdb.DuckDBPyConnection) -> Rows:
     """Per source and hour: images, mean detector score, roadwork rate of the final verdicts."""
-    return _rows(
+    return rows_of(
         con,
         """
         select d.source_id, date_trunc('hour', d.captured_at) as hour, count(*) as images,
@@ -80,7 +81,7 @@ def confidence(con: duckdb.DuckDBPyConnection) -> Rows:
 
 def timeline(con: duckdb.DuckDBPyConnection) -> Rows:
     """Roadwork on/off per source: the Flink job's alerts, or runs of final verdicts if it has none."""
-    alerts = _rows(
+    alerts = rows_of(
         con,
         """
         select source_id, captured_at as at, alert from source_state where alert is not null order by 1, 2
@@ -88,7 +89,7 @@ def timeline(con: duckdb.DuckDBPyConnection) -> Rows:
     )
     if alerts:
         return alerts
-    return _rows(
+    return rows_of(
         con,
         """
         with v as (
@@ -104,7 +105,7 @@ def timeline(con: duckdb.DuckDBPyConnection) -> Rows:
 
 def models(con: duckdb.DuckDBPyConnection) -> Rows:
     """Compare models and prompt versions on the same sources: calls, roadwork rate, agreement with final."""
-    return _rows(
+    return rows_of(
         con,
         """
         with o as (select v.source_id, v.roadwork as final, unnest(v.opinions) as o from verdicts v)
@@ -121,7 +122,7 @@ def models(con: duckdb.DuckDBPyConnection) -> Rows:
 def why(con: duckdb.DuckDBPyConnection) -> Rows:
     """The full audit trail of one image (the connection is already filtered to its event_id)."""
     trail: Rows = []
-    for r in _rows(con, "select * from detections"):
+    for r in rows_of(con, "select * from detections"):
         trail.append(
             {
                 "table": "detections",
@@ -134,7 +135,7 @@ def why(con: duckdb.DuckDBPyConnection) -> Rows:
                 "kafka": f"{r['kafka_topic']}:{r['kafka_partition']}:{r['kafka_offset']}",
             }
         )
-    for r in _rows(con, "select * from verdicts"):
+    for r in rows_of(con, "select * from verdicts"):
         trail.append(
             {
                 "table": "verdicts",
@@ -164,7 +165,7 @@ def why(con: duckdb.DuckDBPyConnection) -> Rows:
                 "at": r["decided_at"],
             }
         )
-    for r in _rows(con, "select * from dead_letters"):
+    for r in rows_of(con, "select * from dead_letters"):
         trail.append(
             {
                 "table": "dead_letters",
@@ -180,7 +181,7 @@ def why(con: duckdb.DuckDBPyConnection) -> Rows:
 
 def dead_letters(con: duckdb.DuckDBPyConnection) -> Rows:
     """Dead letters by service, reason and source topic."""
-    return _rows(
+    return rows_of(
         con,
         """
         select service, reason, source_topic, count(*) as n, min(failed_at) as first, max(failed_at) as last
@@ -201,12 +202,19 @@ QUERIES: dict[str, Callable[..., Rows]] = {
 
 
 def run_query(
-    name: str, *, since: datetime | None = None, source: str | None = None, event_id: str | None = None
+    name: str,
+    *,
+    since: datetime | None = None,
+    source: str | None = None,
+    event_id: str | None = None,
+    tables: Tables | None = None,
 ) -> Rows:
-    """Ask one named question over the tables (filters pushed into the Iceberg scans)."""
+    """Ask one named question over the tables (default: the configured catalog's; filters pushed into the
+    Iceberg scans)."""
     if name == "why" and not event_id:
         raise ConfigError("`roadwatch query why` needs an EVENT_ID")
-    con = Tables.open().duckdb(since=since, source=source, event_id=event_id if name == "why" else None)
+    tables = tables or Tables.open()
+    con = tables.duckdb(since=since, source=source, event_id=event_id if name == "why" else None)
     if name == "tiers":
         return QUERIES[name](con, QuerySettings().cost_per_call)
     return QUERIES[name](con)

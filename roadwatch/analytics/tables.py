@@ -18,14 +18,19 @@ import duckdb
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, In
 
 from roadwatch.iceberg.catalog import open_catalog
 from roadwatch.iceberg.settings import CatalogSettings
 from schemas.tables import TABLES
 
 
-def row_filter(since: datetime | None, source: str | None, event_id: str | None = None) -> BooleanExpression:
+def row_filter(
+    since: datetime | None,
+    source: str | None,
+    event_id: str | None = None,
+    event_ids: list[str] | None = None,
+) -> BooleanExpression:
     """The Iceberg filter for the common options (pushed into the scan: partitions and files are pruned)."""
     expr: BooleanExpression = AlwaysTrue()
     if since is not None:
@@ -34,6 +39,8 @@ def row_filter(since: datetime | None, source: str | None, event_id: str | None 
         expr = And(expr, EqualTo("source_id", source))  # type: ignore[call-arg]
     if event_id is not None:
         expr = And(expr, EqualTo("event_id", event_id))  # type: ignore[call-arg]
+    if event_ids is not None:
+        expr = And(expr, In("event_id", event_ids))  # type: ignore[call-arg]
     return expr
 
 
@@ -54,6 +61,7 @@ class Tables:
         since: datetime | None = None,
         source: str | None = None,
         event_id: str | None = None,
+        event_ids: list[str] | None = None,
         columns: tuple[str, ...] = ("*",),
     ) -> pa.Table:
         """One table as Arrow; an empty table of the right schema if the sink has not created it yet."""
@@ -65,7 +73,9 @@ class Tables:
             from schemas.tables import table_def
 
             return table_def(name).schema.as_arrow().empty_table()
-        return table.scan(row_filter=row_filter(since, source, event_id), selected_fields=columns).to_arrow()
+        return table.scan(
+            row_filter=row_filter(since, source, event_id, event_ids), selected_fields=columns
+        ).to_arrow()
 
     def duckdb(
         self, *, since: datetime | None = None, source: str | None = None, event_id: str | None = None

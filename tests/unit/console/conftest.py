@@ -1,0 +1,3 @@
+from tests.console_tables import client, filled
+
+__all__ = ["client", "filled"]

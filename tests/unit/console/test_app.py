@@ -1,0 +1,106 @@
+"""The console over real tables without Kafka: the API gives `roadwatch query`'s numbers, pages carry a
+`data-event-id` per verdict and escape what they show, images come only from the allow-list, and a token
+guards every request when one is set."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from apps.console.settings import ConsoleSettings
+from roadwatch.analytics.queries import run_query
+from tests.console_tables import HOSTILE, XSS, Filled
+
+Client = Callable[..., TestClient]
+
+
+def test_the_funnel_is_the_query_funnel(client: Client, filled: Filled) -> None:
+    got = client().get("/api/funnel").json()
+    assert got == json.loads(json.dumps(run_query("funnel", tables=filled.tables)[0], default=str))
+    assert (got["verdicts"], got["images"], got["dead_letters"]) == (9, 9, 1)
+
+
+def test_verdicts_filter_by_source_and_decision_newest_first(client: Client, filled: Filled) -> None:
+    rows = client().get("/api/verdicts", params={"source": "cam-1", "decision": "roadwork"}).json()
+    expected = [v for v in filled.verdicts if v.source_id == "cam-1" and v.roadwork]
+    assert [r["event_id"] for r in rows] == [
+        v.event_id for v in sorted(expected, key=lambda v: v.decided_at, reverse=True)
+    ]
+    assert (
+        client().get("/api/verdicts", params={"limit": 2}).json()[0]["event_id"]
+        == filled.verdicts[-1].event_id
+    )
+    assert client().get("/api/verdicts", params={"limit": 0}).status_code == 422
+
+
+def test_an_event_holds_its_boxes_and_opinions_and_an_unknown_one_is_404(
+    client: Client, filled: Filled
+) -> None:
+    e = client().get(f"/api/events/{filled.image_event}").json()
+    assert e["detection"]["detections"][0]["label"] == HOSTILE
+    assert e["verdict"]["opinions"][0]["tier"] == "fast"
+    assert {t["table"] for t in e["trail"]} == {"detections", "verdicts"}
+    assert client().get("/api/events/nope").status_code == 404
+
+
+def test_pages_carry_every_verdict_and_escape_what_they_show(client: Client, filled: Filled) -> None:
+    c = client()
+    decisions = c.get("/decisions").text
+    for v in filled.verdicts:
+        assert f'data-event-id="{v.event_id}"' in decisions
+    assert HOSTILE not in decisions and "&lt;b&gt;x&lt;/b&gt;" in decisions
+    echoed = c.get("/decisions", params={"source": XSS}).text  # a search echoes its query back
+    assert XSS not in echoed and "&lt;script&gt;" in echoed
+    letters = c.get("/dead-letters").text
+    assert XSS not in letters and "&lt;script&gt;alert(1)&lt;/script&gt;" in letters
+    for path in ("/", "/cameras", f"/events/{filled.image_event}"):
+        page = c.get(path)
+        assert page.status_code == 200, path
+        assert HOSTILE not in page.text, path
+    assert 'viewBox="0 0 1 1"' in c.get(f"/events/{filled.image_event}").text  # the boxes' overlay
+
+
+def test_images_come_from_the_allow_list_only(client: Client, filled: Filled) -> None:
+    c = client()
+    thumb = c.get(f"/api/images/{filled.image_event}")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert len(c.get(f"/api/images/{filled.image_event}", params={"size": "full"}).content) > len(
+        thumb.content
+    )
+    other = filled.verdicts[1].event_id  # its detection names file:///x.jpg, outside the allowed root
+    assert c.get(f"/api/images/{other}").status_code == 403
+    denied = client(allowed_file_roots=[]).get(f"/api/images/{filled.image_event}")
+    assert denied.status_code == 403
+
+
+def test_a_token_guards_every_request_when_set(client: Client) -> None:
+    c = client(token="t" * 20)
+    assert c.get("/api/funnel").status_code == 401
+    assert c.get("/openapi.json").status_code == 401
+    assert c.get("/decisions", follow_redirects=False).status_code == 303
+    assert c.get("/api/funnel", headers={"Authorization": "Bearer " + "t" * 20}).status_code == 200
+    assert c.get("/api/funnel", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert c.post("/login", data={"token": "t" * 20}, follow_redirects=False).status_code == 303
+    assert c.get("/api/funnel").status_code == 200  # the login's cookie
+
+
+def test_binding_off_loopback_needs_a_token() -> None:
+    with pytest.raises(ValueError, match="set token"):
+        ConsoleSettings(host="0.0.0.0")
+    assert not ConsoleSettings(host="0.0.0.0", token="x" * 16).loopback
+    assert ConsoleSettings(host="::1").loopback
+
+
+def test_the_openapi_schema_lists_the_api(client: Client) -> None:
+    paths = client().get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/funnel",
+        "/api/sources",
+        "/api/verdicts",
+        "/api/events/{event_id}",
+        "/api/dead-letters",
+    ):
+        assert path in paths
