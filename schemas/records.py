@@ -9,6 +9,7 @@ from typing import Literal, get_args
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION: Literal[1] = 1
+INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1  # what the tables' int and long columns hold
 SOURCE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # a camera / source id: also every record's key
 VlmTier = Literal["fast", "power", "precision"]
 VLM_TIERS: tuple[VlmTier, ...] = get_args(VlmTier)  # the ladder, bottom to top
@@ -64,7 +65,7 @@ class Detection(Contract):
     """One box, normalised to [0, 1] image coordinates (x1, y1 top-left; x2, y2 bottom-right)."""
 
     label: str
-    class_id: int = Field(ge=0)
+    class_id: int = Field(ge=0, le=INT32_MAX)
     confidence: float = Field(ge=0.0, le=1.0)
     x1: float = Field(ge=0.0, le=1.0)
     y1: float = Field(ge=0.0, le=1.0)
@@ -135,12 +136,12 @@ class Verdict(Record):
 class SourceState(Record):
     """Per-source rolling state from the Flink job; `event_id` is the last event folded in."""
 
-    events: int = Field(ge=0)
+    events: int = Field(ge=0, le=INT64_MAX)
     ewma_confidence: float = Field(ge=0.0, le=1.0)
     escalation_rate: float = Field(ge=0.0, le=1.0)
     roadwork_rate: float = Field(ge=0.0, le=1.0)
     disagreement_rate: float = Field(ge=0.0, le=1.0)
-    degraded_count: int = Field(ge=0)
+    degraded_count: int = Field(ge=0, le=INT64_MAX)
     tier_counts: dict[str, int] = Field(default_factory=dict)
     roadwork_active: bool
     alert: Literal["roadwork_started", "roadwork_cleared"] | None = None
@@ -163,13 +164,15 @@ class DeadLetter(Record):
     reason: str
     detail: str
     source_topic: str
-    partition: int
-    offset: int
+    partition: int = Field(ge=0, le=INT32_MAX)
+    offset: int = Field(ge=0, le=INT64_MAX)
     original_key_b64: str | None = None
     original_value_b64: str
     failed_at: AwareDatetime
     truncated: bool = False  # the original key or value was cut to fit the dead-letter topic
-    original_size: int | None = Field(default=None, ge=0, description="bytes of the original value")
+    original_size: int | None = Field(
+        default=None, ge=0, le=INT64_MAX, description="bytes of the original value"
+    )
     original_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 

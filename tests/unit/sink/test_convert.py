@@ -1,14 +1,19 @@
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
 from confluent_kafka import Message
 from pyiceberg.catalog.sql import SqlCatalog
 
+from roadwatch.errors import InvalidInputError
 from roadwatch.iceberg import offsets
 from roadwatch.iceberg.catalog import ensure_tables
-from services.sink.convert import merge, to_arrow
+from roadwatch.kafka.codec import decode, decode_keyed
+from services.sink import convert
+from services.sink.convert import MODELS, merge, to_arrow
 from services.sink.writer import StaleWriterError, TableWriter
 from tests.factories import dead_letter_record, detection_result, source_state, verdict
 
@@ -64,6 +69,101 @@ def test_bad_records_fall_back_and_become_dead_letters(tables: dict) -> None:
         "schema_invalid",
         "schema_invalid",
         "undecodable",
+    ]
+
+
+MAKE = {"verdicts": verdict, "detections": detection_result, "dead_letters": dead_letter_record}
+Doc = dict[str, Any]
+
+
+def _keyed(pairs: list[tuple[bytes | None, bytes]]) -> list[Message]:
+    return [Message(topic="t", partition=0, offset=i, key=k, value=v) for i, (k, v) in enumerate(pairs)]
+
+
+def _model_says(table: str, key: bytes | None, value: bytes) -> InvalidInputError | None:
+    """What the typed model raises for the record (None where it takes it)."""
+    try:
+        decode(MODELS[table], value) if table == "dead_letters" else decode_keyed(MODELS[table], key, value)
+    except InvalidInputError as exc:
+        return exc
+    return None
+
+
+def _opinion(d: Doc, **changes: object) -> Doc:
+    return d | {"opinions": [d["opinions"][0] | changes]}
+
+
+DET = json.loads(detection_result().model_dump_json())["detections"][0]
+REJECTED: list[tuple[str, str, bytes | None, Callable[[Doc], Doc]]] = [
+    ("null key", "verdicts", None, lambda d: d),
+    ("another source's key", "detections", b"cam-2", lambda d: d),
+    ("out of range", "verdicts", b"cam-1", lambda d: d | {"confidence": 1.5}),
+    ("out of range in a nested model", "verdicts", b"cam-1", lambda d: _opinion(d, latency_ms=-1)),
+    ("out of range in a list", "detections", b"cam-1", lambda d: d | {"detections": [{**DET, "x1": -0.1}]}),
+    ("out of range, optional", "dead_letters", None, lambda d: d | {"original_size": -1}),
+    ("not finite", "verdicts", b"cam-1", lambda d: d | {"detector_score": float("nan")}),
+    ("unknown literal", "verdicts", b"cam-1", lambda d: d | {"decided_by": "oracle"}),
+    ("unknown literal in a list", "verdicts", b"cam-1", lambda d: d | {"tier_path": ["detector", "x"]}),
+    ("unknown literal, nested", "verdicts", b"cam-1", lambda d: _opinion(d, outcome="maybe")),
+    ("unknown schema_version", "detections", b"cam-1", lambda d: d | {"schema_version": 2}),
+    ("naive timestamp", "verdicts", b"cam-1", lambda d: d | {"decided_at": "2026-11-27T08:00:00"}),
+    ("date without a time", "dead_letters", None, lambda d: d | {"failed_at": "2026-11-27"}),
+    ("off the pattern", "verdicts", b"cam/1", lambda d: d | {"source_id": "cam/1"}),
+    ("off the pattern, optional", "dead_letters", None, lambda d: d | {"original_sha256": "XYZ"}),
+    ("too short", "detections", b"cam-1", lambda d: d | {"event_id": ""}),
+    ("null where the model wants a value", "dead_letters", None, lambda d: d | {"truncated": None}),
+]
+
+
+@pytest.mark.parametrize(("table", "key", "change"), [r[1:] for r in REJECTED], ids=[r[0] for r in REJECTED])
+def test_a_record_the_model_rejects_is_a_dead_letter_with_its_reason_whatever_its_batch(
+    tables: dict, monkeypatch: pytest.MonkeyPatch, table: str, key: bytes | None, change: Callable
+) -> None:
+    good = [MAKE[table](i).model_dump_json().encode() for i in range(3)]
+    bad = json.dumps(change(json.loads(MAKE[table](9).model_dump_json()))).encode()
+    batch = _keyed([(b"cam-1", good[0]), (key, bad), (b"cam-1", good[1]), (b"cam-1", good[2])])
+    schema = tables[table].schema().as_arrow()
+    met_model: list[int] = []
+    by_model = convert._by_model
+
+    def spy(table: str, full: pa.Schema, batch: list[Message], *rest: Any) -> Any:
+        met_model.append(len(batch))
+        return by_model(table, full, batch, *rest)
+
+    monkeypatch.setattr(convert, "_by_model", spy)
+    conv = to_arrow(table, schema, batch)
+    assert met_model == [1]  # the reader read the batch; only the record that failed a check met the model
+    assert conv.table.column("kafka_offset").to_pylist() == [0, 2, 3]
+    assert [m.offset() for m in conv.dead] == [1]
+    said = _model_says(table, key, bad)
+    assert said is not None
+    assert [(d.reason, d.detail) for d in conv.dead_letters] == [(said.reason, said.detail)]
+    # the same outcome where a batch-mate is unreadable and every record meets the model
+    whole = to_arrow(
+        table, schema, [*batch, Message(topic="t", partition=0, offset=4, key=b"cam-1", value=b"{")]
+    )
+    assert whole.table.equals(conv.table)
+    assert [m.offset() for m in whole.dead] == [1, 4]
+    assert (whole.dead_letters[0].reason, whole.dead_letters[0].detail) == (said.reason, said.detail)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_float_that_is_not_finite_is_left_to_the_model(tables: dict, value: float) -> None:
+    doc = _opinion(json.loads(verdict(1).model_dump_json()), latency_ms=value)  # ge=0 only
+    odd = json.dumps(doc).encode()
+    batch = _keyed([(b"cam-1", verdict(0).model_dump_json().encode()), (b"cam-1", odd)])
+    conv = to_arrow("verdicts", tables["verdicts"].schema().as_arrow(), batch)
+    takes = _model_says("verdicts", b"cam-1", odd) is None
+    assert conv.table.column("kafka_offset").to_pylist() == ([0, 1] if takes else [0])
+
+
+def test_a_zone_other_than_utc_is_read_as_the_model_reads_it(tables: dict) -> None:
+    doc = json.loads(verdict().model_dump_json()) | {"decided_at": "2026-11-27T09:30:00.25+01:30"}
+    conv = to_arrow(
+        "verdicts", tables["verdicts"].schema().as_arrow(), _keyed([(b"cam-1", json.dumps(doc).encode())])
+    )
+    assert conv.table.column("decided_at").to_pylist() == [
+        decode(MODELS["verdicts"], json.dumps(doc).encode()).decided_at
     ]
 
 
