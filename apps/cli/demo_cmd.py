@@ -156,9 +156,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _summarise(labels: dict[str, bool | None], verdicts: dict[str, bool]) -> None:
+    from apps.console.report import write_report
     from roadwatch.analytics.queries import run_query
-    from roadwatch.analytics.report import write_report
-    from roadwatch.analytics.settings import QuerySettings
 
     labelled = [(truth, verdicts[e]) for e, truth in labels.items() if truth is not None]
     c = Confusion.of([t for t, _ in labelled], [p for _, p in labelled])
@@ -169,4 +168,4 @@ def _summarise(labels: dict[str, bool | None], verdicts: dict[str, bool]) -> Non
         f"TraCon val ({c.total} labelled): accuracy {c.accuracy:.3f}  precision {c.precision:.3f}  "
         f"recall {c.recall:.3f}  MCC {c.mcc:.3f}\n"
     )
-    out.write(f"report: {write_report(Path('report'), cost_per_call=QuerySettings().cost_per_call)}\n")
+    out.write(f"report: {write_report(Path('report'))}\n")

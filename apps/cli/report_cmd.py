@@ -1,4 +1,4 @@
-"""`roadwatch report [--out DIR]`: charts and an HTML page from the Iceberg tables."""
+"""`roadwatch report [--out DIR] [--since S]`: the console's Overview as one self-contained HTML page."""
 
 from __future__ import annotations
 
@@ -6,17 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from roadwatch.analytics.settings import parse_since
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="write PNG charts and one HTML page of them")
+    p = sub.add_parser("report", help="write the Overview (funnel, tiers, charts) as one HTML file")
     p.add_argument("--out", type=Path, default=Path("report"))
+    p.add_argument("--since", type=parse_since, help="2026-11-27, an ISO time, or 30m / 6h / 7d")
     p.set_defaults(handler=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from roadwatch.analytics.report import write_report
-    from roadwatch.analytics.settings import QuerySettings
+    from apps.console.report import write_report
 
-    page = write_report(args.out, cost_per_call=QuerySettings().cost_per_call)
+    page = write_report(args.out, since=args.since)
     sys.stdout.write(f"{page}\n")
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI, Form, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -23,6 +24,7 @@ from apps.console import charts
 from apps.console.health import ServiceHealth, probe
 from apps.console.images import rendition
 from apps.console.live import LiveFeed, sse
+from apps.console.overview import overview
 from apps.console.settings import ConsoleSettings
 from roadwatch.analytics import browse
 from roadwatch.analytics.queries import Rows, run_query
@@ -105,7 +107,7 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
         """The newest verdicts, filtered; newest first."""
         return browse.verdicts(tables, _filter(source, decision, tier, degraded, since, until, limit))
 
-    @app.get("/api/events/{event_id}", tags=["api"])
+    @app.get("/api/events/{event_id}", tags=["api"], responses={404: {"description": "no such event"}})
     def api_event(event_id: str) -> dict[str, Any]:
         """Everything known about one image (boxes, opinions, dead letters, the audit trail)."""
         found = browse.event(tables, event_id)
@@ -127,7 +129,12 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
         "/api/images/{event_id}",
         tags=["api"],
         response_class=Response,
-        responses={200: {"content": {"image/jpeg": {}}}},
+        responses={
+            200: {"content": {"image/jpeg": {}}},
+            403: {"description": "the image's URI is not on the allow-list"},
+            404: {"description": "no such event, or its image is gone (or was sent inline)"},
+            422: {"description": "the image fails the limits or does not decode"},
+        },
     )
     def api_image(event_id: str, size: Literal["thumb", "full"] = "thumb") -> Response:
         """The event's image as JPEG, fetched under the console's allow-list and limits."""
@@ -153,7 +160,12 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
             raise HTTPException(status, f"{exc.reason}: {exc}") from exc
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
-    @app.get("/api/live", tags=["api"], response_class=StreamingResponse)
+    @app.get(
+        "/api/live",
+        tags=["api"],
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}, 503: {"description": "the feed is off"}},
+    )
     async def api_live() -> StreamingResponse:
         """Server-Sent Events: one `verdict` event per verdict committed from now on."""
         if feed is None or feed.error is not None:
@@ -173,29 +185,17 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
     # ---- pages ----------------------------------------------------------------------------------------
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def overview(request: Request, since: str | None = None) -> HTMLResponse:
+    def overview_page(request: Request, since: str | None = None) -> HTMLResponse:
         when = _since(since)
-        verdicts = tables.read("verdicts", since=when, columns=("roadwork", "decided_by", "captured_at"))
-        rows = verdicts.to_pylist()
-        funnel = run_query("funnel", since=when, tables=tables)[0]
-        recent = browse.verdicts(tables, browse.VerdictFilter(since=when, limit=20))
+        recent = browse.verdicts(tables, browse.VerdictFilter(since=when, limit=settings.page_rows))
         return page(
             request,
             "overview.html",
             since=since or "",
-            funnel=funnel,
-            tiers=run_query("tiers", since=when, tables=tables),
-            decided_by=charts.bars(funnel["decided_by"], "verdicts"),
-            over_time=charts.over_time(
-                {
-                    "roadwork": [r["captured_at"] for r in rows if r["roadwork"]],
-                    "clear": [r["captured_at"] for r in rows if not r["roadwork"]],
-                },
-                "verdicts",
-            ),
             recent=recent,
             recent_boxes=browse.boxes(tables, [r["event_id"] for r in recent]),
             health=[probe(name, port) for name, port in METRICS_PORTS.items()],
+            **overview(tables, when),
         )
 
     @app.get("/cameras", response_class=HTMLResponse, include_in_schema=False)
@@ -263,13 +263,15 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
     return app
 
 
-def _since(value: str | None) -> datetime | None:
+def _since(value: str | None, name: str = "since") -> datetime | None:
+    """A time-window parameter; a bad one is a 422 shaped like FastAPI's own (as the schema says)."""
     if not value:
         return None
     try:
         return parse_since(value)
     except ConfigError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        error = {"loc": ("query", name), "msg": str(exc), "type": "value_error", "input": value}
+        raise RequestValidationError([error]) from exc
 
 
 def _filter(
@@ -287,6 +289,6 @@ def _filter(
         tier=tier,
         degraded=degraded,
         since=_since(since),
-        until=_since(until),
+        until=_since(until, "until"),
         limit=limit,
     )

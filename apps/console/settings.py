@@ -28,7 +28,7 @@ class ConsoleSettings(ComponentSettings, ImageAccess):
     verdicts_topic: str = VERDICTS
     thresholds_topic: str = THRESHOLDS
     live: bool = Field(True, description="follow Kafka for the live feed and the cameras' bands")
-    page_rows: int = Field(100, ge=1, le=1000)
+    page_rows: int = Field(200, ge=1, le=1000, description="verdicts on the Overview and Decisions pages")
     thumbnail_px: int = Field(320, ge=32, le=2048)
 
     @model_validator(mode="after")

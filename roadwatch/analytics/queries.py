@@ -55,7 +55,8 @@ def tiers(con: duckdb.DuckDBPyConnection, cost_per_call: dict[str, float]) -> Ro
                count(*) filter (where o.outcome = 'failed') as failed,
                round(avg(o.latency_ms), 1) as avg_ms,
                round(quantile_cont(o.latency_ms, 0.5), 1) as p50_ms,
-               round(quantile_cont(o.latency_ms, 0.95), 1) as p95_ms
+               round(quantile_cont(o.latency_ms, 0.95), 1) as p95_ms,
+               round(quantile_cont(o.latency_ms, 0.99), 1) as p99_ms
         from o group by 1, 2 order by 1, 2
     """,
     )

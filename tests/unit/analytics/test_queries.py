@@ -94,6 +94,13 @@ def test_why_shows_the_tier_path_and_versions(
     assert v["opinions"][0]["model"] == "cone+coco" and v["opinions"][0]["prompt_version"] == "local-v1"
 
 
-def test_report_writes_charts(filled: dict[str, str], tmp_path: Path) -> None:
+def test_report_is_the_overview_in_one_file(
+    filled: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    funnel = query(capsys, "funnel")
     assert main(["report", "--out", str(tmp_path / "r")]) == 0
-    assert {p.name for p in (tmp_path / "r").iterdir()} >= {"index.html", "funnel.png", "decided_by.png"}
+    assert [p.name for p in (tmp_path / "r").iterdir()] == ["index.html"]
+    page = (tmp_path / "r" / "index.html").read_text()
+    for key in ("images", "verdicts", "degraded", "dead_letters"):
+        assert f'data-metric="{key}"><span class="n">{funnel[key]}</span>' in page  # type: ignore[index]
+    assert "time (UTC)" in page and "<script" not in page and "/api/" not in page
