@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -35,16 +34,10 @@ from roadwatch.producer.api import ProduceReport, produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 from schemas.records import VLM_TIERS
+from tests.helpers import free_port
 from tests.services import ServiceProcess
 
 SERVICES = ("detector", *(f"vlm-{t}" for t in VLM_TIERS), "sink", "flink")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import FastAPI, Form, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +34,7 @@ from roadwatch.errors import ConfigError, InvalidInputError
 from roadwatch.settings import METRICS_PORTS
 
 HERE = Path(__file__).parent
+T = TypeVar("T")
 COOKIE = "roadwatch_token"
 OPEN_PATHS = ("/login", "/static/", "/ready")  # /ready says "ok" and nothing else
 
@@ -209,17 +210,18 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
         return page(request, "cameras.html", sources=rows)
 
     @app.get("/decisions", response_class=HTMLResponse, include_in_schema=False)
-    def decisions(
-        request: Request,
-        source: str | None = None,
-        decision: Literal["roadwork", "clear"] | None = None,
-        tier: str | None = None,
-        degraded: bool | None = None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> HTMLResponse:
-        source, tier, since, until = (v or None for v in (source, tier, since, until))
-        f = _filter(source, decision, tier, degraded, since, until, settings.page_rows)
+    def decisions(request: Request) -> HTMLResponse:
+        # the search form sends every field, an empty one meaning "any"
+        given = {k: v for k, v in request.query_params.items() if v}
+        f = _filter(
+            given.get("source"),
+            _choice(given, "decision", {"roadwork": "roadwork", "clear": "clear"}),
+            given.get("tier"),
+            _choice(given, "degraded", {"true": True, "false": False}),
+            given.get("since"),
+            given.get("until"),
+            settings.page_rows,
+        )
         rows = browse.verdicts(tables, f)
         return page(
             request,
@@ -272,6 +274,22 @@ def _since(value: str | None, name: str = "since") -> datetime | None:
     except ConfigError as exc:
         error = {"loc": ("query", name), "msg": str(exc), "type": "value_error", "input": value}
         raise RequestValidationError([error]) from exc
+
+
+def _choice(given: dict[str, str], name: str, choices: dict[str, T]) -> T | None:
+    """A form field that must be one of `choices` (absent: None); else a 422 like FastAPI's own."""
+    if name not in given:
+        return None
+    if given[name] not in choices:
+        wanted = " or ".join(choices)
+        error = {
+            "loc": ("query", name),
+            "msg": f"must be {wanted}",
+            "type": "value_error",
+            "input": given[name],
+        }
+        raise RequestValidationError([error])
+    return choices[given[name]]
 
 
 def _filter(

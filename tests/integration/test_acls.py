@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -43,25 +42,15 @@ from roadwatch.settings import KafkaSettings
 from roadwatch.stack import acls, control
 from roadwatch.stack.jars import kafka_classpath
 from roadwatch.stack.settings import StackSettings
+from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 PASSWORDS = {"admin": "admin-pw", "detector": "detector-pw", "vlm-fast": "fast-pw"}
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
-    port, controller, sasl = _free_ports(3)
+    port, controller, sasl = free_ports(3)
     s = StackSettings(
         home=tmp_path_factory.mktemp("acls"),
         port=port,

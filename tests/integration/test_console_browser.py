@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,20 +20,13 @@ from roadwatch.analytics.queries import run_query
 from roadwatch.settings import KafkaSettings
 from tests.console_tables import HOSTILE, Filled, fill
 from tests.factories import verdict
-from tests.helpers import wait_for
+from tests.helpers import free_port, wait_for
 from tests.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
 CHROMIUM = os.environ.get("ROADWATCH_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 TOKEN = "browser-test-token-0123456789"
 SHOTS = os.environ.get("ROADWATCH_SCREENSHOTS")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -5,7 +5,6 @@ the broker again (the CLI's own `stack up` / `stack down` on free ports of the t
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,24 +14,14 @@ import pytest
 from roadwatch.settings import ROOT
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
+from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
-    port, controller = _free_ports(2)
+    port, controller = free_ports(2)
     return {
         "ROADWATCH_STACK_HOME": str(tmp_path / "stack"),
         "ROADWATCH_STACK_PORT": str(port),

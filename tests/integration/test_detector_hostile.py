@@ -5,7 +5,6 @@ letter `timeout`; a bad `thresholds.v1` record is dead-lettered once, not again 
 from __future__ import annotations
 
 import http.client
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,19 +16,12 @@ import pytest
 from roadwatch.kafka.topics import dlq
 from roadwatch.settings import KafkaSettings
 from schemas import DeadLetter
-from tests.helpers import read_committed, wait_for
+from tests.helpers import free_port, read_committed, wait_for
 from tests.integration.test_detector import detector_env, topics  # noqa: F401 - the topics fixture
 from tests.integration.test_hostile import band, event
 from tests.services import running
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def ready(port: int) -> tuple[int, str]:

@@ -17,13 +17,7 @@ import pytest
 from roadwatch.errors import ConfigError
 from roadwatch.inflight import InFlight
 from roadwatch.serving import Health, serve, serving
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.helpers import free_port
 
 
 def get(port: int, path: str, timeout: float = 2.0) -> int:

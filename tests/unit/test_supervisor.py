@@ -3,7 +3,6 @@ readiness."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from roadwatch.errors import StackError
 from roadwatch.process import group_alive
 from roadwatch.supervisor import ServiceSpec, Supervisor
+from tests.helpers import free_port
 
 EXITS = "import os; print(os.getpid(), os.environ['MARK'], flush=True)"
 SLEEPS = "import time; time.sleep(60)"
@@ -64,13 +64,6 @@ def supervisor(tmp_path: Path) -> Iterator[Make]:
     yield make
     for sup in made:
         sup.stop(timeout_s=2)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_for(path: Path, timeout_s: float = 5) -> str:

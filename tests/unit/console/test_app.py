@@ -104,3 +104,14 @@ def test_the_openapi_schema_lists_the_api(client: Client) -> None:
         "/api/dead-letters",
     ):
         assert path in paths
+
+
+def test_the_search_form_as_a_browser_sends_it(client: Client, filled: Filled) -> None:
+    c = client()
+    blank = dict.fromkeys(("source", "decision", "tier", "degraded", "since", "until"), "")
+    every = c.get("/decisions", params=blank)
+    assert every.status_code == 200 and every.text.count("<tr data-event-id=") == len(filled.verdicts)
+    some = c.get("/decisions", params=blank | {"decision": "clear", "degraded": "true"}).text
+    expected = [v.event_id for v in filled.verdicts if not v.roadwork and v.degraded]
+    assert some.count("<tr data-event-id=") == len(expected) == 1 and expected[0] in some
+    assert c.get("/decisions", params={"decision": "maybe"}).status_code == 422
