@@ -123,11 +123,13 @@ def fill(tables: Tables, rows: int, batch_rows: int = 50_000) -> int:
     batches: dict[str, list[Message]] = {"verdicts": [], "detections": []}
     commits = 0
 
-    def commit() -> None:
+    def commit(end: int) -> None:
         for name, batch in batches.items():
-            w, first = writers[name], batch[0].offset()
+            w, first = writers[name], end - len(batch)
             converted = to_arrow(name, w.arrow_schema, batch)
-            w.commit(converted.table, {(name, 0): first}, {(name, 0): first + len(batch)})
+            if converted.dead:
+                raise RuntimeError(f"bench console: the sink refused {len(converted.dead)} {name} records")
+            w.commit(converted.table, {(name, 0): first}, {(name, 0): end})
             batch.clear()
 
     for offset, (key, v, d) in enumerate(tqdm(records(rows), total=rows, desc="filling", unit="rows")):
@@ -136,9 +138,216 @@ def fill(tables: Tables, rows: int, batch_rows: int = 50_000) -> int:
             Message(topic="detections", partition=0, offset=offset, key=key, value=d)
         )
         if len(batches["verdicts"]) == batch_rows:
-            commit()
+            commit(offset + 1)
             commits += 1
     if batches["verdicts"]:
-        commit()
+        commit(rows)
         commits += 1
     return commits
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _serve(
+    catalog: CatalogSettings, root: str, port: int, kafka: KafkaSettings, topics: tuple[str, str]
+) -> None:
+    """The console process: `create_app` over the bench's tables and a LiveFeed on its topics."""
+    import uvicorn
+
+    from apps.console.app import create_app
+    from apps.console.live import LiveFeed
+    from apps.console.settings import ConsoleSettings
+
+    settings = ConsoleSettings(live=False, allowed_file_roots=[root], port=port)
+    feed = LiveFeed(kafka, *topics).start()
+    app = create_app(settings, Tables.open(catalog), feed)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _wait_ready(
+    client: httpx.Client, proc: multiprocessing.process.BaseProcess, timeout_s: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not proc.is_alive():
+            raise RuntimeError(f"the console exited with {proc.exitcode}")
+        try:
+            if client.get("/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("the console did not become ready")
+
+
+def _rss_mb(pid: int) -> dict[str, float]:
+    """The process's resident memory now (VmRSS) and at its peak (VmHWM), in MiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def _timed(client: httpx.Client, path: str, requests: int, warmup: int) -> dict[str, float]:
+    """p50/p99/max of `requests` GETs of `path` after `warmup` untimed ones, in ms."""
+    took = []
+    for i in range(warmup + requests):
+        started = time.perf_counter()
+        response = client.get(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        response.raise_for_status()
+        if i >= warmup:
+            took.append(elapsed)
+    return {
+        "p50_ms": round(percentile(took, 50), 1),
+        "p99_ms": round(percentile(took, 99), 1),
+        "max_ms": round(max(took), 1),
+        "bytes": len(response.content),
+    }
+
+
+class _Feed(threading.Thread):
+    """An SSE client of `/api/live`: when each verdict (by event_id) arrived, on this process's clock."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(name="bench-sse", daemon=True)
+        self._url = f"{base_url}/api/live"
+        self.arrived: dict[str, float] = {}
+        self.connected = threading.Event()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with (
+            httpx.Client(timeout=httpx.Timeout(5.0, read=2.0)) as client,
+            client.stream("GET", self._url) as response,
+        ):
+            response.raise_for_status()
+            lines = response.iter_lines()
+            while not self.stop.is_set():
+                try:
+                    line = next(lines)
+                except (StopIteration, httpx.ReadTimeout):
+                    return
+                self.connected.set()
+                if line.startswith("data: "):
+                    self.arrived[json.loads(line[6:])["event_id"]] = time.perf_counter()
+
+
+def _live(kafka: KafkaSettings, topic: str, base_url: str, verdicts: int, rate: float) -> dict[str, float]:
+    """Verdicts produced at `rate` per second, each in a transaction of its own; latency from the return of
+    `commit_transaction` to the verdict's arrival over SSE."""
+    producer = transactional_producer(kafka, f"bench-console-{uuid.uuid4().hex[:8]}")
+    template, _ = _templates()
+    committed: dict[str, float] = {}
+
+    def send() -> tuple[str, float]:
+        event_id = str(uuid.uuid4())
+        value = template | {"event_id": event_id, "captured_at": datetime.now(UTC).isoformat()}
+        producer.begin_transaction()
+        producer.produce(topic, key=b"cam-0", value=json.dumps(value).encode())
+        producer.commit_transaction(10)
+        return event_id, time.perf_counter()
+
+    feed = _Feed(base_url)
+    feed.start()
+    if not feed.connected.wait(10):
+        raise RuntimeError("no SSE connection to /api/live")
+    deadline = time.monotonic() + 30  # the feed reads from the topic's end once it has its partitions
+    while not feed.arrived:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the live feed delivered nothing in 30 s")
+        send()
+        time.sleep(0.2)
+    start = time.perf_counter()
+    for i in range(verdicts):
+        time.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        event_id, at = send()
+        committed[event_id] = at
+    deadline = time.monotonic() + 10
+    while not committed.keys() <= feed.arrived.keys() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    feed.stop.set()
+    feed.join(5)
+    took = [(feed.arrived[e] - at) * 1000 for e, at in committed.items() if e in feed.arrived]
+    return {
+        "live_verdicts": verdicts,
+        "live_rate_per_s": rate,
+        "live_received": len(took),
+        "live_p50_ms": round(percentile(took, 50), 1),
+        "live_p99_ms": round(percentile(took, 99), 1),
+        "live_max_ms": round(max(took, default=0.0), 1),
+    }
+
+
+def _pages(client: httpx.Client, source: str, requests: int, warmup: int) -> dict[str, Any]:
+    paths = {
+        "source_page": f"/api/verdicts?source={source}&limit=100",
+        "all_page": "/api/verdicts?limit=100",
+        "funnel": "/api/funnel",
+        "decisions_html": f"/decisions?source={source}",
+    }
+    out: dict[str, Any] = {}
+    for name, path in paths.items():
+        for key, value in _timed(client, path, requests, warmup).items():
+            out[f"{name}_{key}"] = value
+    return out
+
+
+def run(
+    kafka: KafkaSettings,
+    rows: int = 1_000_000,
+    batch_rows: int = 50_000,
+    requests: int = 50,
+    warmup: int = 5,
+    live_verdicts: int = 200,
+    live_rate: float = 20.0,
+) -> dict[str, Any]:
+    """Fill a fresh warehouse with `rows` verdicts and detections, serve the console over it in its own
+    process (with a LiveFeed on a scratch topic), time its pages and the live feed, read its RSS."""
+    ctx = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp, scratch(kafka) as s:
+        catalog = CatalogSettings(warehouse=str(Path(tmp) / "warehouse"))
+        ensure_tables(open_catalog(catalog), catalog.namespace)
+        tables = Tables.open(catalog)
+        started = time.perf_counter()
+        commits = fill(tables, rows, batch_rows)
+        fill_s = time.perf_counter() - started
+        files = len(tables.catalog.load_table(f"{catalog.namespace}.verdicts").inspect.files())
+        topics = (s.topic("console-verdicts"), s.topic("console-thresholds", partitions=1))
+        port = _free_port()
+        proc = ctx.Process(target=_serve, args=(catalog, tmp, port, kafka, topics), name="bench-console")
+        proc.start()
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            with httpx.Client(base_url=base_url, timeout=120) as client:
+                _wait_ready(client, proc)
+                pages = _pages(client, "cam-7", requests, warmup)
+                live = _live(kafka, topics[0], base_url, live_verdicts, live_rate)
+            rss = _rss_mb(proc.pid or 0)
+        finally:  # before the scratch goes: the feed's consumer holds no group, its topics must be free
+            proc.terminate()
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    return {
+        "bench": "console",
+        "rows": rows,
+        "cameras": CAMERAS,
+        "days": DAYS,
+        "batch_rows": batch_rows,
+        "commits": commits,
+        "verdict_files": files,
+        "fill_s": round(fill_s, 1),
+        "requests": requests,
+        **pages,
+        **live,
+        "console_rss_mb": round(rss["VmRSS"], 1),
+        "console_peak_rss_mb": round(rss["VmHWM"], 1),
+    }

@@ -43,12 +43,19 @@ def _flink(args: argparse.Namespace) -> dict[str, Any]:
     return flink.run(KafkaSettings(), emit_every=args.emit_every)
 
 
+def _console(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import console
+
+    return console.run(KafkaSettings(), rows=args.events or 1_000_000)
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "produce": _produce,
     "detector": _detector,
     "vlm": _vlm,
     "sink": _sink,
     "flink": _flink,
+    "console": _console,
 }
 
 
@@ -57,7 +64,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("name", choices=sorted(BENCHES))
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     p.add_argument(
-        "--events", type=int, default=None, help="produce: images sent (3000); sink: verdict rows (200,000)"
+        "--events",
+        type=int,
+        default=None,
+        help="produce: images sent (3000); sink: verdict rows (200,000); console: verdicts in the tables "
+        "(1,000,000)",
     )
     p.add_argument("--dataset", default=None)
     p.add_argument(

@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
+from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, In
+from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.table import FileScanTask, Table
+from pyiceberg.types import PrimitiveType, TimestampType, TimestamptzType
 
 from roadwatch.iceberg.catalog import open_catalog
 from roadwatch.iceberg.settings import CatalogSettings
@@ -65,17 +72,60 @@ class Tables:
         columns: tuple[str, ...] = ("*",),
     ) -> pa.Table:
         """One table as Arrow; an empty table of the right schema if the sink has not created it yet."""
-        if name not in TABLES:
-            raise ValueError(f"unknown table {name!r}; one of {TABLES}")
-        try:
-            table = self.catalog.load_table(f"{self.namespace}.{name}")
-        except NoSuchTableError:
-            from schemas.tables import table_def
-
-            return table_def(name).schema.as_arrow().empty_table()
+        table = self._load(name)
+        if table is None:
+            return _empty(name, ("*",))
         return table.scan(
             row_filter=row_filter(since, source, event_id, event_ids), selected_fields=columns
         ).to_arrow()
+
+    def newest(
+        self,
+        name: str,
+        by: str,
+        limit: int,
+        *,
+        where: BooleanExpression | None = None,
+        columns: tuple[str, ...] = ("*",),
+    ) -> pa.Table:
+        """The rows matching `where` among which lie the `limit` largest values of the timestamp column `by`
+        (ties and more rows included: the caller sorts and cuts). Data files are read one at a time from the
+        largest upper bound of `by` in the manifests down, and no further once `limit` rows are found and no
+        file left can hold a value as large as the `limit`-th: a page of the newest rows reads the newest
+        file or two, not the table. `columns` must include `by`."""
+        table = self._load(name)
+        if table is None or limit < 1:
+            return _empty(name, columns)
+        field = table.schema().find_field(by)
+        typ = field.field_type
+        if not isinstance(typ, TimestampType | TimestamptzType):
+            raise ValueError(f"{name}.{by} is not a timestamp column")
+        upper = partial(_upper, field_id=field.field_id, typ=typ)
+        scan = table.scan(row_filter=where or AlwaysTrue(), selected_fields=columns)
+        tasks = sorted(scan.plan_files(), key=upper, reverse=True)
+        reader = ArrowScan(table.metadata, table.io, scan.projection(), scan.row_filter, scan.case_sensitive)
+        parts: list[pa.Table] = []
+        values = np.empty(0, np.int64)  # microseconds, as the manifests' bounds
+        for task in tasks:
+            if len(values) >= limit and upper(task) < np.partition(values, -limit)[-limit]:
+                break
+            part = reader.to_table([task])
+            column = part.column(by).drop_null()
+            micros = pc.cast(column, pa.timestamp("us", column.type.tz)).cast(pa.int64())
+            values = np.concatenate([values, micros.to_numpy()])
+            parts.append(part)
+        if not parts:
+            return reader.to_table([])
+        return pa.concat_tables(parts, promote_options="permissive")
+
+    def _load(self, name: str) -> Table | None:
+        """The table, or None if the sink has not created it yet."""
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name!r}; one of {TABLES}")
+        try:
+            return self.catalog.load_table(f"{self.namespace}.{name}")
+        except NoSuchTableError:
+            return None
 
     def duckdb(
         self, *, since: datetime | None = None, source: str | None = None, event_id: str | None = None
@@ -85,3 +135,17 @@ class Tables:
         for name in TABLES:
             con.register(name, self.read(name, since=since, source=source, event_id=event_id))
         return con
+
+
+def _empty(name: str, columns: tuple[str, ...]) -> pa.Table:
+    from schemas.tables import table_def
+
+    schema = table_def(name).schema
+    return (schema if columns == ("*",) else schema.select(*columns)).as_arrow().empty_table()
+
+
+def _upper(task: FileScanTask, field_id: int, typ: PrimitiveType) -> float:
+    """The largest value of a timestamp field in the task's data file, in microseconds (infinite when the
+    manifest does not say)."""
+    bound = task.file.upper_bounds.get(field_id) if task.file.upper_bounds else None
+    return float("inf") if bound is None else float(from_bytes(typ, bound))
