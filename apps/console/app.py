@@ -194,7 +194,7 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
             "overview.html",
             since=since or "",
             recent=recent,
-            recent_boxes=browse.boxes(tables, [r["event_id"] for r in recent]),
+            recent_boxes=browse.boxes(tables, recent),
             health=[probe(name, port) for name, port in METRICS_PORTS.items()],
             **overview(tables, when),
         )
@@ -227,7 +227,7 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
             request,
             "decisions.html",
             rows=rows,
-            boxes=browse.boxes(tables, [r["event_id"] for r in rows]),
+            boxes=browse.boxes(tables, rows),
             query=dict(request.query_params),
             live=feed is not None and feed.error is None,
             live_error=feed.error if feed is not None else "started without Kafka",

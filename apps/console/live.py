@@ -25,6 +25,7 @@ from schemas import Thresholds, Verdict
 
 log = logging.getLogger(__name__)
 QUEUE = 1000
+POLL_S = 0.05  # consume() waits this long for a full batch: the feed's added latency at most
 
 
 def summary(verdict: Verdict, msg: Message) -> dict[str, Any]:
@@ -118,7 +119,7 @@ class LiveFeed:
             )
             self.started.set()
             while not self._stop.is_set():
-                for msg in records(consumer.consume(500, 0.2), "console"):
+                for msg in records(consumer.consume(500, POLL_S), "console"):
                     self._forward(msg)
         finally:
             consumer.close()

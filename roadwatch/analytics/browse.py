@@ -76,11 +76,19 @@ def _scan_filter(f: VerdictFilter) -> BooleanExpression:
     return expr
 
 
-def boxes(tables: Tables, event_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The detector's boxes of each of `event_ids` (a page's worth: the ids go into the scan's filter)."""
-    if not event_ids:
+def boxes(tables: Tables, rows: Rows) -> dict[str, list[dict[str, Any]]]:
+    """The detector's boxes of each of a page's verdicts (`rows`: their `event_id` and `captured_at`): the
+    ids go into the scan's filter, and the page's captured_at range prunes the files and days to read."""
+    if not rows:
         return {}
-    table = tables.read("detections", event_ids=event_ids, columns=("event_id", "detections"))
+    times = [r["captured_at"] for r in rows]
+    table = tables.read(
+        "detections",
+        event_ids=[r["event_id"] for r in rows],
+        since=min(times),
+        until=max(times),
+        columns=("event_id", "detections"),
+    )
     return {r["event_id"]: r["detections"] for r in table.to_pylist()}
 
 

@@ -202,6 +202,18 @@ QUERIES: dict[str, Callable[..., Rows]] = {
 }
 
 
+# What a question reads, per table: only these are scanned (a question not named here reads everything)
+COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "funnel": {
+        "detections": ("event_id", "decision"),
+        "verdicts": ("event_id", "decided_by", "degraded", "roadwork"),
+        "dead_letters": ("event_id",),
+    },
+    "tiers": {"verdicts": ("opinions",)},
+    "dead-letters": {"dead_letters": ("service", "reason", "source_topic", "failed_at")},
+}
+
+
 def run_query(
     name: str,
     *,
@@ -215,7 +227,9 @@ def run_query(
     if name == "why" and not event_id:
         raise ConfigError("`roadwatch query why` needs an EVENT_ID")
     tables = tables or Tables.open()
-    con = tables.duckdb(since=since, source=source, event_id=event_id if name == "why" else None)
+    con = tables.duckdb(
+        since=since, source=source, event_id=event_id if name == "why" else None, columns=COLUMNS.get(name)
+    )
     if name == "tiers":
         return QUERIES[name](con, QuerySettings().cost_per_call)
     return QUERIES[name](con)

@@ -11,6 +11,7 @@ compose, pyiceberg `load_catalog(...)` anywhere, DuckDB through Arrow.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -22,7 +23,15 @@ import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, GreaterThanOrEqual, In
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThanOrEqual,
+    In,
+    LessThanOrEqual,
+)
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.table import FileScanTask, Table
 from pyiceberg.types import PrimitiveType, TimestampType, TimestamptzType
@@ -37,11 +46,15 @@ def row_filter(
     source: str | None,
     event_id: str | None = None,
     event_ids: list[str] | None = None,
+    until: datetime | None = None,
 ) -> BooleanExpression:
-    """The Iceberg filter for the common options (pushed into the scan: partitions and files are pruned)."""
+    """The Iceberg filter for the common options (pushed into the scan: partitions and files are pruned);
+    `since` and `until` bound `captured_at`, both inclusive."""
     expr: BooleanExpression = AlwaysTrue()
     if since is not None:
         expr = And(expr, GreaterThanOrEqual("captured_at", since.isoformat()))  # type: ignore[call-arg]
+    if until is not None:
+        expr = And(expr, LessThanOrEqual("captured_at", until.isoformat()))  # type: ignore[call-arg]
     if source is not None:
         expr = And(expr, EqualTo("source_id", source))  # type: ignore[call-arg]
     if event_id is not None:
@@ -69,6 +82,7 @@ class Tables:
         source: str | None = None,
         event_id: str | None = None,
         event_ids: list[str] | None = None,
+        until: datetime | None = None,
         columns: tuple[str, ...] = ("*",),
     ) -> pa.Table:
         """One table as Arrow; an empty table of the right schema if the sink has not created it yet."""
@@ -76,7 +90,7 @@ class Tables:
         if table is None:
             return _empty(name, ("*",))
         return table.scan(
-            row_filter=row_filter(since, source, event_id, event_ids), selected_fields=columns
+            row_filter=row_filter(since, source, event_id, event_ids, until), selected_fields=columns
         ).to_arrow()
 
     def newest(
@@ -128,12 +142,19 @@ class Tables:
             return None
 
     def duckdb(
-        self, *, since: datetime | None = None, source: str | None = None, event_id: str | None = None
+        self,
+        *,
+        since: datetime | None = None,
+        source: str | None = None,
+        event_id: str | None = None,
+        columns: Mapping[str, tuple[str, ...]] | None = None,
     ) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with every table registered under its name (already filtered)."""
+        """A DuckDB connection with the tables registered under their names (already filtered): with
+        `columns`, only the tables it names and only those columns, else every column of every table."""
         con = duckdb.connect()
-        for name in TABLES:
-            con.register(name, self.read(name, since=since, source=source, event_id=event_id))
+        for name in TABLES if columns is None else columns:
+            shown = ("*",) if columns is None else columns[name]
+            con.register(name, self.read(name, since=since, source=source, event_id=event_id, columns=shown))
         return con
 
 
