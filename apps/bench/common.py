@@ -1,5 +1,5 @@
-"""Shared helpers for benchmarks: timing, percentiles, peak memory, and the scratch topics and groups of a
-run (removed when it ends, failed or not)."""
+"""Shared helpers for benchmarks: timing, percentiles, peak memory, the verdict every bench writes, and the
+scratch topics and groups of a run (removed when it ends, failed or not)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import resource
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from roadwatch.kafka.admin import admin_client, delete_groups, delete_topics, ensure_topics
 from roadwatch.kafka.topics import TopicSpec, dlq
 from roadwatch.settings import KafkaSettings
+from schemas import TierOpinion, Verdict
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -20,6 +22,34 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def bench_verdict(at: datetime) -> Verdict:
+    """The verdict the benches write (one fast-tier opinion), captured and decided `at`; each row
+    replaces its event_id, source_id and times."""
+    opinion = TierOpinion(
+        tier="fast",
+        backend="local",
+        model="cone+coco",
+        prompt_version="local-fast-v1",
+        outcome="answered",
+        roadwork=True,
+        confidence=0.8,
+        evidence=["traffic_cone 0.80"],
+        latency_ms=150,
+    )
+    return Verdict(
+        event_id="x",
+        source_id="cam-0",
+        captured_at=at,
+        roadwork=True,
+        confidence=0.8,
+        decided_by="fast",
+        tier_path=["detector", "fast"],
+        opinions=[opinion],
+        detector_score=0.3,
+        decided_at=at,
+    )
 
 
 def peak_rss_mb() -> float:

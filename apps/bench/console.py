@@ -25,13 +25,13 @@ import httpx
 from confluent_kafka import Message
 from tqdm import tqdm
 
-from apps.bench.common import percentile, scratch
+from apps.bench.common import bench_verdict, percentile, scratch
 from roadwatch.analytics.tables import Tables
 from roadwatch.iceberg.catalog import ensure_tables, open_catalog
 from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.clients import transactional_producer
 from roadwatch.settings import KafkaSettings
-from schemas import Detection, DetectionResult, ModelRef, TierOpinion, Verdict
+from schemas import Detection, DetectionResult, ModelRef
 from services.sink.convert import to_arrow
 from services.sink.writer import TableWriter
 
@@ -43,29 +43,7 @@ TIERS = (["detector"], ["detector", "fast"], ["detector", "fast", "precision"])
 
 def _templates() -> tuple[dict[str, Any], dict[str, Any]]:
     """A verdict and a detection result as JSON objects, from the real models (fields replaced per row)."""
-    op = TierOpinion(
-        tier="fast",
-        backend="local",
-        model="cone+coco",
-        prompt_version="local-fast-v1",
-        outcome="answered",
-        roadwork=True,
-        confidence=0.8,
-        evidence=["traffic_cone 0.80"],
-        latency_ms=150,
-    )
-    verdict = Verdict(
-        event_id="x",
-        source_id="cam-0",
-        captured_at=T0,
-        roadwork=True,
-        confidence=0.8,
-        decided_by="fast",
-        tier_path=["detector", "fast"],
-        opinions=[op],
-        detector_score=0.3,
-        decided_at=T0,
-    )
+    verdict = bench_verdict(T0)
     box = Detection(
         label="traffic_cone", class_id=0, confidence=0.7, x1=0.1, y1=0.2, x2=0.3, y2=0.4, model="cone"
     )

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-from apps.bench.common import percentile, scratch
+from apps.bench.common import bench_verdict, percentile, scratch
 from roadwatch.errors import StackError
 from roadwatch.iceberg.catalog import ensure_tables, open_catalog
 from roadwatch.iceberg.offsets import Offsets
@@ -27,7 +27,6 @@ from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.produce import send
 from roadwatch.serving import Health
 from roadwatch.settings import KafkaSettings
-from schemas import TierOpinion, Verdict
 from services.sink.service import build
 from services.sink.settings import SinkSettings
 
@@ -37,29 +36,7 @@ log = logging.getLogger(__name__)
 def _verdicts(n: int) -> list[tuple[bytes, bytes]]:
     """(key, value) records keyed by source_id, as the services write them (another key is a dead letter)."""
     t0 = datetime(2026, 11, 27, tzinfo=UTC)
-    op = TierOpinion(
-        tier="fast",
-        backend="local",
-        model="cone+coco",
-        prompt_version="local-fast-v1",
-        outcome="answered",
-        roadwork=True,
-        confidence=0.8,
-        evidence=["traffic_cone 0.80"],
-        latency_ms=150,
-    )
-    template = Verdict(
-        event_id="x",
-        source_id="cam-0",
-        captured_at=t0,
-        roadwork=True,
-        confidence=0.8,
-        decided_by="fast",
-        tier_path=["detector", "fast"],
-        opinions=[op],
-        detector_score=0.3,
-        decided_at=t0,
-    )
+    template = bench_verdict(t0)
     records = []
     for i in range(n):
         source = f"cam-{i % 50}"
