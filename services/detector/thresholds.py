@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from roadwatch.errors import InvalidInputError, StackError
 from roadwatch.kafka.clients import idempotent_producer, ready
@@ -27,6 +27,12 @@ from schemas.records import SOURCE_ID
 log = logging.getLogger(__name__)
 SERVICE = "detector"
 GROUP = "roadwatch-thresholds-reader"
+COORDINATOR_MOVING = (
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._TIMED_OUT,
+)
 
 
 class ThresholdsReader:
@@ -37,9 +43,8 @@ class ThresholdsReader:
     ) -> None:
         self._consumer, self._partitions = consumer, partitions
         self._book, self._dead_letters = book, dead_letters
-        committed = consumer.committed(partitions, timeout=10) if partitions else []
         # partition -> the first offset whose dead letter is not yet written (below it: written before)
-        self._lettered = {tp.partition: max(tp.offset, 0) for tp in committed}
+        self._lettered = {tp.partition: max(tp.offset, 0) for tp in _committed(consumer, partitions)}
 
     @classmethod
     def start(cls, kafka: KafkaSettings, topic: str, book: BandBook) -> ThresholdsReader:
@@ -111,6 +116,31 @@ class ThresholdsReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def _committed(
+    consumer: Consumer, partitions: list[TopicPartition], timeout_s: float = 60.0
+) -> list[TopicPartition]:
+    """The group's committed offsets of `partitions`, asked again while the group's coordinator is still
+    being chosen or loaded (NOT_COORDINATOR and the like: the first use of a group on a fresh broker).
+
+    Raises:
+        StackError: no answer but those within `timeout_s`.
+    """
+    if not partitions:
+        return []
+    deadline, wait = time.monotonic() + timeout_s, 0.1
+    while True:
+        try:
+            return list(consumer.committed(partitions, timeout=10))
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not (err.retriable() or err.code() in COORDINATOR_MOVING):
+                raise
+            if time.monotonic() > deadline:
+                raise StackError(f"thresholds reader: no committed offsets in {timeout_s:g}s: {err}") from exc
+        time.sleep(wait)
+        wait = min(2.0, wait * 2)
 
 
 def _band_of(key: bytes | None, value: bytes | None) -> tuple[str, Band | None]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from roadwatch.errors import StackError
 from roadwatch.vision.scoring import DEFAULT_BAND, Band, BandBook
@@ -49,16 +49,21 @@ class FakeMessage:
 
 @dataclass
 class FakeConsumer:
-    """Its group's committed offsets live in `group` (partition -> offset), shared by the readers given it."""
+    """Its group's committed offsets live in `group` (partition -> offset), shared by the readers given it;
+    the first `moving` asks for them fail as while the group's coordinator is being chosen."""
 
     pending: list[FakeMessage]
     group: dict[int, int] = field(default_factory=dict)
+    moving: int = 0
 
     def consume(self, n: int, timeout: float) -> list[FakeMessage]:
         out, self.pending = self.pending[:n], self.pending[n:]
         return out
 
     def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        if self.moving > 0:
+            self.moving -= 1
+            raise KafkaException(KafkaError(KafkaError.NOT_COORDINATOR, "Broker: Not coordinator"))
         return [
             TopicPartition(tp.topic, tp.partition, self.group.get(tp.partition, -1001)) for tp in partitions
         ]
@@ -162,3 +167,12 @@ def test_nothing_is_committed_when_no_dead_letter_was_written() -> None:
     group: dict[int, int] = {}
     r, _ = reader([FakeMessage(b"cam-1", band("cam-1", 0.1, 0.6), 0)], FakeProducer(), group)
     assert r.poll() == 1 and group == {}
+
+
+def test_the_committed_offsets_are_asked_again_while_the_coordinator_moves() -> None:
+    consumer = FakeConsumer([FakeMessage(b"cam-1", b"junk", 0)], {0: 1}, moving=2)
+    r = ThresholdsReader(
+        consumer, [TopicPartition("thresholds.v1", 0)], BandBook(DEFAULT_BAND), FakeProducer()
+    )  # type: ignore[arg-type]
+    assert consumer.moving == 0
+    assert r.poll() == 0  # offset 0 was dead-lettered before: not again
