@@ -51,18 +51,10 @@ def verdicts(tables: Tables, f: VerdictFilter) -> Rows:
     """The newest verdicts matching `f`, newest first. Every filter goes into the Iceberg scan, which reads
     data files newest first and stops once no file left can hold one of the `limit` newest (`newest`)."""
     table = tables.newest("verdicts", "decided_at", f.limit, where=_scan_filter(f), columns=VERDICT_COLUMNS)
-    where, params = ["true"], list[Any]()
-    for column, value in (("roadwork", f.roadwork), ("decided_by", f.tier), ("degraded", f.degraded)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if f.until is not None:
-        where.append("captured_at < ?")
-        params.append(f.until)
-    return _sql(
+    return _sql(  # the scan applied every filter to the rows: what is left is the order and the cut
         {"verdicts": table},
-        f"select * from verdicts where {' and '.join(where)} order by decided_at desc, event_id limit ?",
-        [*params, f.limit],
+        "select * from verdicts order by decided_at desc, event_id limit ?",
+        [f.limit],
     )
 
 
