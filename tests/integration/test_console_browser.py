@@ -1,8 +1,9 @@
 """The console in a real browser (Playwright driving Debian's Chromium, never a downloaded one) against the
 console as a process, real Iceberg tables and the real broker: the Overview's funnel is `query funnel`'s,
 a verdict committed to Kafka shows in the Decisions feed within 3 s, an Event page draws its boxes over
-the image, markup in the data stays text, and off loopback every page wants the token first. Each page's
-screenshot is written under `$ROADWATCH_SCREENSHOTS` when set."""
+the image, markup in the data stays text, and with a token set every page wants it first (the token is
+what binding off loopback requires; the test binds loopback only, by the network rule of these machines).
+Each page's screenshot is written under `$ROADWATCH_SCREENSHOTS` when set."""
 
 from __future__ import annotations
 
@@ -149,7 +150,7 @@ def test_an_event_page_draws_its_boxes_and_markup_stays_text(
     assert dialogs == []
 
 
-def test_off_loopback_every_page_wants_the_token(
+def test_with_a_token_every_page_wants_it_first(
     kafka: KafkaSettings,
     tmp_path: Path,
     shared_dir: Path,
@@ -161,7 +162,7 @@ def test_off_loopback_every_page_wants_the_token(
         "ROADWATCH_CATALOG_WAREHOUSE": str(tmp_path / "warehouse"),
         "ROADWATCH_CONSOLE_TOKEN": TOKEN,
     }
-    proc = _start(env, ["--host", "0.0.0.0", "--no-live"], tmp_path / "console.log", port)
+    proc = _start(env, ["--no-live"], tmp_path / "console.log", port)
     try:
         url = f"http://127.0.0.1:{port}"
         assert httpx.get(url + "/api/funnel").status_code == 401
