@@ -1,7 +1,8 @@
 """Settings once, passed down: one frozen class per component, env prefix per component, optional TOML file.
 
 Precedence: explicit arguments > environment (`ROADWATCH_<COMPONENT>_<FIELD>`) > the `[<component>]` table of
-the file named by `ROADWATCH_CONFIG` > defaults. A malformed value fails loudly at start-up.
+the file named by `ROADWATCH_CONFIG` > the profile's (`ROADWATCH_PROFILE`: `embedded`, the default, has none;
+`cluster` points every client at the cluster stack) > defaults. A malformed value fails loudly at start-up.
 """
 
 from __future__ import annotations
@@ -33,26 +34,62 @@ METRICS_PORTS = {
 }
 
 
+PROFILES = ("embedded", "cluster")
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"  # <profile>.toml: a profile's defaults
+
+
+def profile() -> str:
+    """The stack the settings point at: `ROADWATCH_PROFILE` (`roadwatch --profile`), default `embedded`."""
+    name = os.environ.get("ROADWATCH_PROFILE", "embedded") or "embedded"
+    if name not in PROFILES:
+        raise ConfigError(f"ROADWATCH_PROFILE={name!r} is not one of {list(PROFILES)}")
+    return name
+
+
+def profile_home(name: str) -> Path:
+    """Where a profile's local stack keeps its data: the embedded one's is ROADWATCH_HOME itself."""
+    return DEFAULT_HOME if name == "embedded" else DEFAULT_HOME / name
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {what}={path}: {exc}") from exc
+
+
+def _documents() -> list[tuple[str, dict[str, Any]]]:
+    """The TOML documents settings fall back on, strongest first: the file named by ROADWATCH_CONFIG, then
+    the profile's secrets its `stack up` wrote (`<profile home>/credentials.toml`), then its shipped
+    defaults (`roadwatch/profiles/<profile>.toml`)."""
+    docs = []
+    path = os.environ.get("ROADWATCH_CONFIG")
+    if path:
+        docs.append((path, _read_toml(Path(path), "ROADWATCH_CONFIG")))
+    name = profile()
+    for candidate in (profile_home(name) / "credentials.toml", PROFILE_DIR / f"{name}.toml"):
+        if name != "embedded" and candidate.is_file():
+            docs.append((str(candidate), _read_toml(candidate, f"the {name} profile's file")))
+    return docs
+
+
 class _TomlSection(PydanticBaseSettingsSource):
-    """Reads one table of the TOML file named by ROADWATCH_CONFIG."""
+    """Reads one table of the TOML documents settings fall back on (`_documents`), the strongest first."""
 
     def __init__(self, settings_cls: type[BaseSettings], section: str) -> None:
         super().__init__(settings_cls)
         self._values: dict[str, Any] = {}
-        path = os.environ.get("ROADWATCH_CONFIG")
-        if path:
-            try:
-                data = tomllib.loads(Path(path).read_text())
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"cannot read ROADWATCH_CONFIG={path}: {exc}") from exc
+        # a sub-table is a nested settings model's (e.g. [vlm.breaker]) or another section's ([vlm.fast])
+        fields = settings_cls.model_fields
+        for path, data in _documents():
             table: object = data
             for part in section.split("."):
                 table = table.get(part, {}) if isinstance(table, dict) else {}
             if not isinstance(table, dict):
                 raise ConfigError(f"[{section}] in {path} must be a table")
-            # a sub-table is a nested settings model's (e.g. [vlm.breaker]) or another section's ([vlm.fast])
-            fields = settings_cls.model_fields
-            self._values = {k: v for k, v in table.items() if not isinstance(v, dict) or k in fields}
+            for key, value in table.items():
+                if not isinstance(value, dict) or key in fields:
+                    self._values.setdefault(key, value)
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._values.get(field_name), field_name, False
@@ -62,7 +99,8 @@ class _TomlSection(PydanticBaseSettingsSource):
 
 
 def toml_section(settings_cls: type[BaseSettings], section: str) -> PydanticBaseSettingsSource:
-    """A settings source for the `[section]` table (dotted for nested tables) of ROADWATCH_CONFIG."""
+    """A settings source for the `[section]` table (dotted for nested tables) of ROADWATCH_CONFIG, and of
+    the profile's files below it."""
     return _TomlSection(settings_cls, section)
 
 

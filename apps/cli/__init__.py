@@ -5,6 +5,7 @@ traceback too at `--log-level DEBUG`)."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from apps.cli import (
     bench_cmd,
@@ -19,6 +20,7 @@ from apps.cli import (
     ui_cmd,
 )
 from roadwatch.logs import setup_logging
+from roadwatch.settings import PROFILES
 from roadwatch.startup import EXIT_CODE, STARTUP_ERRORS, report
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -39,6 +41,11 @@ MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roadwatch", description=__doc__)
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LOG_LEVELS)
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="which stack every setting points at: embedded (default) or cluster (ROADWATCH_PROFILE)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in MODULES:
         module.register(sub)
@@ -49,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:  # parsing too: an option's type may read settings (`--since`)
         args = build_parser().parse_args(argv)
+        if args.profile:  # settings are built later, in the handler; services it starts inherit it
+            os.environ["ROADWATCH_PROFILE"] = args.profile
         setup_logging(args.log_level)
         code: int = args.handler(args)
     except STARTUP_ERRORS as exc:

@@ -44,7 +44,7 @@ def ensure_topics(conf: dict[str, Any], specs: list[TopicSpec], timeout_s: float
         return []
     futures = admin.create_topics(
         [
-            NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.config)
+            NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication, config=s.config)
             for s in wanted
         ],
         request_timeout=timeout_s,

@@ -35,13 +35,18 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str] = field(default_factory=dict)
+    replication: int = 1
 
 
-def all_topics(partitions: int = 3, retention_ms: int = 7 * 24 * 3600 * 1000) -> list[TopicSpec]:
-    """Every topic the pipeline uses, with `thresholds.v1` compacted."""
-    retention = {"retention.ms": str(retention_ms)}
+def all_topics(
+    partitions: int = 3, retention_ms: int = 7 * 24 * 3600 * 1000, replication: int = 1, min_insync: int = 1
+) -> list[TopicSpec]:
+    """Every topic the pipeline uses, with `thresholds.v1` compacted; each on `replication` brokers, a write
+    acknowledged (acks=all) once `min_insync` of them have it."""
+    retention = {"retention.ms": str(retention_ms), "min.insync.replicas": str(min_insync)}
+    compacted = {"cleanup.policy": "compact", "min.insync.replicas": str(min_insync)}
     names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, *(escalations(t) for t in VLM_TIERS)]
-    specs = [TopicSpec(n, partitions, dict(retention)) for n in names]
-    specs.append(TopicSpec(THRESHOLDS, partitions, {"cleanup.policy": "compact"}))
-    specs.extend(TopicSpec(dlq(n), partitions, dict(retention)) for n in CONSUMED)
+    specs = [TopicSpec(n, partitions, dict(retention), replication) for n in names]
+    specs.append(TopicSpec(THRESHOLDS, partitions, compacted, replication))
+    specs.extend(TopicSpec(dlq(n), partitions, dict(retention), replication) for n in CONSUMED)
     return specs

@@ -3,7 +3,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from roadwatch import settings
 from roadwatch.errors import ConfigError
+from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.topics import THRESHOLDS, all_topics, dlq, escalations
 from roadwatch.settings import KafkaSettings
 from roadwatch.stack.broker import server_properties
@@ -60,11 +62,16 @@ def test_server_properties_single_node_kraft(tmp_path: Path) -> None:
 
 def test_topics_are_versioned_and_thresholds_compacted() -> None:
     specs = {s.name: s for s in all_topics(partitions=4)}
-    assert specs[THRESHOLDS].config == {"cleanup.policy": "compact"}
+    assert specs[THRESHOLDS].config == {"cleanup.policy": "compact", "min.insync.replicas": "1"}
     assert {"images.v1", "detections.v1", "verdicts.v1", escalations("power"), dlq("images.v1")} <= set(specs)
     assert all(s.partitions == 4 for s in specs.values())
     with pytest.raises(ValueError):
         escalations("turbo")
+
+
+def test_replicated_topics_need_a_quorum_of_replicas_for_a_write() -> None:
+    specs = all_topics(replication=3, min_insync=2)
+    assert {(s.replication, s.config["min.insync.replicas"]) for s in specs} == {(3, "2")}
 
 
 def test_prefixed_bootstrap_wins_over_conventional(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,3 +79,31 @@ def test_prefixed_bootstrap_wins_over_conventional(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "elsewhere:9092")
     assert KafkaSettings().bootstrap_servers == "ours:9092"
     assert KafkaSettings(bootstrap_servers="given:1").bootstrap_servers == "given:1"
+
+
+def test_cluster_profile_points_clients_at_the_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "DEFAULT_HOME", tmp_path)
+    monkeypatch.delenv("ROADWATCH_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    assert (CatalogSettings().type, KafkaSettings().bootstrap_servers) == ("sql", "127.0.0.1:19092")
+    monkeypatch.setenv("ROADWATCH_PROFILE", "cluster")
+    (tmp_path / "cluster").mkdir()
+    (tmp_path / "cluster" / "credentials.toml").write_text(
+        '[catalog]\ns3_access_key_id = "id"\ns3_secret_access_key = "sekrit"\n'
+    )
+    catalog = CatalogSettings()
+    assert (catalog.type, catalog.s3_access_key_id) == ("rest", "id")
+    assert catalog.properties()["s3.secret-access-key"] == "sekrit"
+    assert len(KafkaSettings().bootstrap_servers.split(",")) == 3
+    # the user's file and the environment still win over the profile
+    cfg = tmp_path / "roadwatch.toml"
+    cfg.write_text('[catalog]\nuri = "http://catalog.example:8181"\n')
+    monkeypatch.setenv("ROADWATCH_CONFIG", str(cfg))
+    monkeypatch.setenv("ROADWATCH_KAFKA_BOOTSTRAP_SERVERS", "k:9092")
+    assert CatalogSettings().uri == "http://catalog.example:8181"
+    assert KafkaSettings().bootstrap_servers == "k:9092"
+    monkeypatch.setenv("ROADWATCH_PROFILE", "cloud")
+    with pytest.raises(ConfigError, match="ROADWATCH_PROFILE='cloud'"):
+        KafkaSettings()
