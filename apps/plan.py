@@ -1,4 +1,7 @@
-"""Which local processes make up the embedded stack, with their readiness ports, and their supervisor."""
+"""Which local processes run the pipeline on the profile's stack, with their readiness ports, and their
+supervisor. On the embedded profile the Flink job is one of them (a mini-cluster in `.venv-flink`); on the
+cluster profile it runs in the stack's Flink session cluster instead, and the detector and each tier may run
+as several instances of one consumer group."""
 
 from __future__ import annotations
 
@@ -11,33 +14,55 @@ from roadwatch.supervisor import ServiceSpec, Supervisor
 from schemas.records import VLM_TIERS
 
 FLINK_PYTHON = ROOT / ".venv-flink" / "bin" / "python"
+INSTANCE_PORT_STEP = 1000  # instance i of a service serves metrics on its port + i * 1000
 
 
-def local_services(models_dir: Path, images: Path, flink_python: Path | None) -> list[ServiceSpec]:
-    """Detector, the three tiers on the `local` backend, the sink, the web console, and the Flink job when
-    its env exists. Each listens on its own default metrics port (`roadwatch.settings.METRICS_PORTS`; the
-    console on its page port); the detector, the tiers and the console read image files only under
-    `images` (their allow-lists deny everything else)."""
-    roots = json.dumps([str(images.resolve())])
-    specs = [
-        ServiceSpec(
-            "detector",
-            ["-m", "services.detector"],
-            {
-                "ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir),
-                "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": roots,
-            },
-            METRICS_PORTS["detector"],
-        ),
-        *[
+def _instances(
+    name: str, args: list[str], env: dict[str, str], prefix: str, port: int, count: int
+) -> list[ServiceSpec]:
+    """`count` instances of one service in its consumer group: each its own instance id (its static member
+    and transactional id) and metrics port; the first keeps the service's plain name and defaults."""
+    specs = []
+    for i in range(count):
+        own = (
+            {}
+            if i == 0
+            else {f"{prefix}INSTANCE_ID": str(i), f"{prefix}METRICS_PORT": str(port + i * INSTANCE_PORT_STEP)}
+        )
+        specs.append(
             ServiceSpec(
-                f"vlm-{tier}",
-                ["-m", "services.vlm_tier", "--tier", tier],
-                {"ROADWATCH_VLM_MODELS_DIR": str(models_dir), "ROADWATCH_VLM_ALLOWED_FILE_ROOTS": roots},
-                METRICS_PORTS[f"vlm-{tier}"],
+                name if i == 0 else f"{name}-{i + 1}", args, {**env, **own}, port + i * INSTANCE_PORT_STEP
             )
-            for tier in VLM_TIERS
-        ],
+        )
+    return specs
+
+
+def local_services(
+    models_dir: Path, images: Path, flink_python: Path | None, instances: int = 1
+) -> list[ServiceSpec]:
+    """Detector and the three tiers on the `local` backend (`instances` of each), the sink, the web
+    console, and the Flink job when `flink_python` names its env. Each listens on its own default metrics
+    port (`roadwatch.settings.METRICS_PORTS`; the console on its page port); the detector, the tiers and the
+    console read image files only under `images` (their allow-lists deny everything else)."""
+    roots = json.dumps([str(images.resolve())])
+    specs = _instances(
+        "detector",
+        ["-m", "services.detector"],
+        {"ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir), "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": roots},
+        "ROADWATCH_DETECTOR_",
+        METRICS_PORTS["detector"],
+        instances,
+    )
+    for tier in VLM_TIERS:
+        specs += _instances(
+            f"vlm-{tier}",
+            ["-m", "services.vlm_tier", "--tier", tier],
+            {"ROADWATCH_VLM_MODELS_DIR": str(models_dir), "ROADWATCH_VLM_ALLOWED_FILE_ROOTS": roots},
+            f"ROADWATCH_VLM_{tier.upper()}_",
+            METRICS_PORTS[f"vlm-{tier}"],
+            instances,
+        )
+    specs += [
         ServiceSpec("sink", ["-m", "services.sink"], {}, METRICS_PORTS["sink"]),
         ServiceSpec(
             "console",
@@ -55,6 +80,8 @@ def local_services(models_dir: Path, images: Path, flink_python: Path | None) ->
     return specs
 
 
-def supervisor(models: Path, images: Path) -> Supervisor:
-    """The embedded stack's services, logging to `~/.roadwatch/logs/<name>.log`."""
-    return Supervisor(local_services(models.resolve(), images, FLINK_PYTHON), DEFAULT_HOME / "logs", ROOT)
+def supervisor(models: Path, images: Path, *, with_flink: bool = True, instances: int = 1) -> Supervisor:
+    """The pipeline's services, logging to `~/.roadwatch/logs/<name>.log`; `with_flink`: the Flink job as
+    one of them (the embedded profile: its stack has no Flink of its own)."""
+    services = local_services(models.resolve(), images, FLINK_PYTHON if with_flink else None, instances)
+    return Supervisor(services, DEFAULT_HOME / "logs", ROOT)

@@ -209,19 +209,23 @@ def build(
     return env, t_env, t_env.from_data_stream(out)
 
 
+def submit(s: FlinkSettings, kafka: KafkaSettings) -> Any:
+    """Build the job and submit it to the cluster the environment names; returns its job client."""
+    _, _, table = build(s, kafka)
+    log.info(
+        "submitting confidence-state job: %s + %s -> %s, %s",
+        s.detections_topic,
+        s.verdicts_topic,
+        s.state_topic,
+        s.thresholds_topic,
+    )
+    return table.execute_insert("roadwatch_out").get_job_client()
+
+
 def run(s: FlinkSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
     """Submit the job and report ready once it runs; cancel it when `stop` is set."""
     with serving("flink", s.metrics_port) as health:
-        _, _, table = build(s, kafka)
-        log.info(
-            "submitting confidence-state job: %s + %s -> %s, %s",
-            s.detections_topic,
-            s.verdicts_topic,
-            s.state_topic,
-            s.thresholds_topic,
-        )
-        result = table.execute_insert("roadwatch_out")
-        job = result.get_job_client()
+        job = submit(s, kafka)
         while not stop.wait(0.5):
             status = job.get_job_status().result().name
             if status in ("FAILED", "FINISHED", "CANCELED"):
@@ -232,9 +236,13 @@ def run(s: FlinkSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
 
 @one_line_errors("flink")
 def main() -> None:
-    """`python -m flink_jobs` and `roadwatch run flink` (a local mini-cluster in .venv-flink)."""
+    """`python -m flink_jobs` and `roadwatch run flink` (a local mini-cluster in .venv-flink); with
+    `detached`, what `flink run -d` runs to submit the job to a session cluster."""
     setup_logging()
     s, kafka = FlinkSettings(), KafkaSettings()
+    if s.detached:
+        log.info("submitted job %s", submit(s, kafka).get_job_id())
+        return
     run_until_signalled(lambda stop: run(s, kafka, stop))
 
 

@@ -49,6 +49,9 @@ class FlinkSettings(ComponentSettings):
         None, description="default: <ROADWATCH_HOME>/flink/checkpoints/<group>"
     )
     restore: bool = True
+    # submit to a session cluster (`flink run -d`, the cluster profile) and return, instead of running the
+    # job here and serving its readiness until stopped
+    detached: bool = False
     jar_cache: Path = Path.home() / ".cache" / "roadwatch"
     emit_every: int = Field(10, ge=1)
     min_evidence: int = Field(5, ge=1)

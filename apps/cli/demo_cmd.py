@@ -1,4 +1,4 @@
-"""`roadwatch demo` and `roadwatch run all`: the embedded stack end to end, as supervised local processes."""
+"""`roadwatch demo`: the profile's stack end to end, the services as supervised local processes."""
 
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ from roadwatch.errors import RoadwatchError, StackError
 from roadwatch.producer.api import produce
 from roadwatch.producer.inputs import local_paths
 from roadwatch.settings import DATASETS_DIR, MODELS_DIR, KafkaSettings
-from roadwatch.stack import control
-from roadwatch.stack.settings import StackSettings
+from roadwatch.stack import local
 from roadwatch.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -38,6 +37,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--models", type=Path, default=MODELS_DIR)
     p.add_argument("--keep", action="store_true", help="leave the stack and services running afterwards")
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait for every verdict")
+    p.add_argument(
+        "--instances",
+        type=int,
+        default=None,
+        help="detector and tier instances (default: 2 on the cluster profile, 1 on the embedded one)",
+    )
     p.set_defaults(handler=_demo)
 
 
@@ -122,10 +127,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM stops the services as cleanly as Ctrl-C does
-    stack = StackSettings()
-    was_up = control.running(stack)  # a broker the demo did not start, it leaves running
-    kafka = control.up(stack)
-    sup = supervisor(args.models, args.data)
+    stack = local.current()
+    instances = args.instances or (2 if stack.profile == "cluster" else 1)
+    was_up = stack.running()  # a stack the demo did not start, it leaves running
+    kafka = stack.up()
+    sup = supervisor(args.models, args.data, with_flink=not stack.runs_flink, instances=instances)
     try:
         sup.start()
         sup.wait_ready()
@@ -151,7 +157,7 @@ def _demo(args: argparse.Namespace) -> int:
         if not args.keep:
             sup.stop()
             if not was_up:
-                control.down(stack)
+                stack.down()
     return 0
 
 

@@ -14,6 +14,7 @@ from apps.plan import FLINK_PYTHON, supervisor
 from roadwatch.errors import ConfigError
 from roadwatch.serving import run_until_signalled
 from roadwatch.settings import DATASETS_DIR, MODELS_DIR, ROOT
+from roadwatch.stack import local
 from roadwatch.supervisor import Supervisor
 from schemas.records import VLM_TIERS
 
@@ -35,6 +36,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=Path,
         default=DATASETS_DIR,
         help="the services read image files only under this folder",
+    )
+    everything.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="instances of the detector and of each tier, one consumer group each (cluster profile)",
     )
     everything.set_defaults(handler=_all)
     services.add_parser(
@@ -58,11 +65,14 @@ def _vlm(args: argparse.Namespace) -> int:
 
 
 def _all(args: argparse.Namespace) -> int:
-    from roadwatch.stack import control
-    from roadwatch.stack.settings import StackSettings
-
-    control.up(StackSettings())
-    sup = supervisor(args.models, args.images)
+    stack = local.current()
+    if args.instances < 1 or (args.instances > 1 and stack.profile != "cluster"):
+        raise ConfigError(
+            "--instances N (N > 1) runs on the cluster profile (`roadwatch --profile cluster run all`): the"
+            " embedded stack's one broker is not where scale-out is tried"
+        )
+    stack.up()
+    sup = supervisor(args.models, args.images, with_flink=not stack.runs_flink, instances=args.instances)
     sup.start()
     try:
         sup.wait_ready()

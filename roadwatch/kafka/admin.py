@@ -188,3 +188,30 @@ def describe(conf: dict[str, Any]) -> tuple[list[TopicInfo], list[GroupLag]]:
         return infos, lags
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class PartitionReplicas:
+    """Where one partition lives: its leader (-1 while none), its replicas and those in sync."""
+
+    topic: str
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+
+def brokers(conf: dict[str, Any]) -> list[int]:
+    """The ids of the brokers the cluster's metadata lists now."""
+    return sorted(admin_client(conf).list_topics(timeout=10).brokers)
+
+
+def replicas(conf: dict[str, Any]) -> list[PartitionReplicas]:
+    """Leader, replicas and in-sync replicas of every partition of every non-internal topic."""
+    md = admin_client(conf).list_topics(timeout=10)
+    return [
+        PartitionReplicas(name, p.id, p.leader, tuple(p.replicas), tuple(p.isrs))
+        for name, tmd in sorted(md.topics.items())
+        if not name.startswith("__")
+        for p in sorted(tmd.partitions.values(), key=lambda p: p.id)
+    ]

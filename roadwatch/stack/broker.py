@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from roadwatch.errors import StackError
+from roadwatch.stack.daemon import Daemon, java, log4j2_config
 from roadwatch.stack.jars import kafka_classpath
 from roadwatch.stack.settings import StackSettings
 
@@ -92,18 +91,28 @@ def server_properties(s: StackSettings) -> str:
             *_sasl(s),
             *_authorizer(s),
             f"log.dirs={s.data_dir}",
-            f"num.partitions={s.partitions}",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=false",
-            "transaction.max.timeout.ms=900000",
-            "",
+            *common_properties(s.partitions, replication=1, min_insync=1),
         ]
     )
+
+
+def common_properties(partitions: int, *, replication: int, min_insync: int) -> list[str]:
+    """What every node of a local stack sets: internal topics on `replication` nodes, no auto-created
+    topics, long transactions allowed, no rebalance delay (tests and demos start consumers often)."""
+    return [
+        f"num.partitions={partitions}",
+        f"default.replication.factor={replication}",
+        f"min.insync.replicas={min_insync}",
+        f"offsets.topic.replication.factor={replication}",
+        f"transaction.state.log.replication.factor={replication}",
+        f"transaction.state.log.min.isr={min_insync}",
+        f"share.coordinator.state.topic.replication.factor={replication}",
+        f"share.coordinator.state.topic.min.isr={min_insync}",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "transaction.max.timeout.ms=900000",
+        "",
+    ]
 
 
 def write_private(path: Path, text: str) -> None:
@@ -114,27 +123,66 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
-def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    if not java:
-        raise StackError(
-            "Java 17+ is needed to run the local Kafka broker; set JAVA_HOME or put java on PATH"
-        )
-    return java
+def daemon(s: StackSettings) -> Daemon:
+    """The embedded broker's process: `kafka.pid`, `kafka.log` under the stack's home."""
+    return Daemon("kafka", s.home)
 
 
 def running_pid(s: StackSettings) -> int | None:
     """The broker's pid if the pid file names a live process, else None."""
-    try:
-        pid = int(s.pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
+    return daemon(s).running_pid()
+
+
+def format_storage(
+    libs: Path, props: Path, data_dir: Path, cluster_id: str | None, *, standalone: bool
+) -> None:
+    """Format a node's KRaft storage (`standalone`: a one-voter quorum of its own) unless done before; a
+    new cluster id is drawn when `cluster_id` is None."""
+    if (data_dir / "meta.properties").exists():
+        return
+    argv = [java(), "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format"]
+    argv += [
+        *(["--standalone"] if standalone else []),
+        "-t",
+        cluster_id or new_cluster_id(libs),
+        "-c",
+        str(props),
+    ]
+    fmt = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if fmt.returncode != 0:
+        raise StackError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
+
+
+def new_cluster_id(libs: Path) -> str:
+    """A fresh KRaft cluster id (Kafka's own random-uuid)."""
+    out = subprocess.run(
+        [java(), "-cp", f"{libs}/*", "kafka.tools.StorageTool", "random-uuid"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def start_node(node: Daemon, libs: Path, props: Path, heap: str) -> int:
+    """Start one Kafka node detached, logging through log4j2 to `node.log_file` (rotated)."""
+    log4j = node.home / f"{node.name}-log4j2.properties"
+    node.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log4j.write_text(log4j2_config(node.log_file))
+    return node.start(
+        [
+            java(),
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            "-cp",
+            f"{libs}/*",
+            "kafka.Kafka",
+            str(props),
+        ]
+    )
 
 
 def start(s: StackSettings) -> int:
@@ -146,85 +194,15 @@ def start(s: StackSettings) -> int:
     s.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     props = s.home / "server.properties"
     write_private(props, server_properties(s))
-    cp = f"{libs}/*"
-    java = _java()
-    if not (s.data_dir / "meta.properties").exists():
-        cluster_id = (
-            subprocess.run(
-                [java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        fmt = subprocess.run(
-            [
-                java,
-                "-cp",
-                cp,
-                "kafka.tools.StorageTool",
-                "format",
-                "--standalone",
-                "-t",
-                cluster_id,
-                "-c",
-                str(props),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if fmt.returncode != 0:
-            raise StackError(f"formatting KRaft storage failed: {fmt.stdout}{fmt.stderr}")
-    with s.log_file.open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                java,
-                f"-Xmx{s.heap}",
-                f"-Xms{s.heap}",
-                "-XX:+UseG1GC",
-                "-Djava.awt.headless=true",
-                "-cp",
-                cp,
-                "kafka.Kafka",
-                str(props),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    s.pid_file.write_text(str(proc.pid))
-    log.info("started Kafka %s (pid %d) on %s; log %s", s.kafka_version, proc.pid, s.bootstrap, s.log_file)
-    return proc.pid
+    format_storage(libs, props, s.data_dir, None, standalone=True)
+    pid = start_node(daemon(s), libs, props, s.heap)
+    log.info("Kafka %s on %s", s.kafka_version, s.bootstrap)
+    return pid
 
 
 def stop(s: StackSettings, timeout_s: float = 30.0) -> bool:
     """Stop the broker `start` launched; True if one was running."""
-    pid = running_pid(s)
-    if pid is None:
-        s.pid_file.unlink(missing_ok=True)
-        return False
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and running_pid(s) is not None:
-        time.sleep(0.2)
-        _reap(pid)
-    if running_pid(s) is not None:
-        os.killpg(pid, signal.SIGKILL)
-        _reap(pid)
-    s.pid_file.unlink(missing_ok=True)
-    return True
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status when the broker is our own child (otherwise it is not ours to reap)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return
+    return daemon(s).stop(timeout_s)
 
 
 def wipe(s: StackSettings) -> None:

@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from roadwatch.settings import DEFAULT_HOME, ComponentSettings, KafkaSettings
+from roadwatch.stack import versions
 from roadwatch.stack.acls import SERVICES
 
 _USER = re.compile(r"[A-Za-z0-9._-]+")
@@ -38,7 +39,7 @@ class StackSettings(ComponentSettings):
 
     home: Path = DEFAULT_HOME / "stack"
     cache_dir: Path = Path.home() / ".cache" / "roadwatch"
-    kafka_version: str = "4.1.1"
+    kafka_version: str = versions.KAFKA
     host: str = "127.0.0.1"
     port: int = Field(19092, ge=1, le=65535)
     controller_port: int = Field(19093, ge=1, le=65535)
@@ -121,11 +122,3 @@ class StackSettings(ComponentSettings):
     @property
     def data_dir(self) -> Path:
         return self.home / "kafka-data"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.home / "kafka.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return self.home / "kafka.log"
