@@ -99,6 +99,23 @@ class Daemon:
         return True
 
 
+def stop_all(daemons: list[Daemon], timeout_s: float = 30.0) -> bool:
+    """SIGTERM every one of `daemons` at once, wait for all, SIGKILL what is left after `timeout_s` (a
+    quorum's nodes stopped one by one would each wait for the quorum the others already left); True if any
+    was running."""
+    running = [(d, pid) for d in daemons if (pid := d.running_pid()) is not None]
+    for _, pid in running:
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(d.running_pid() is not None for d, _ in running):
+        time.sleep(0.2)
+    for d, _ in running:
+        d.stop(timeout_s=0)
+    for d in daemons:
+        d.pid_file.unlink(missing_ok=True)
+    return bool(running)
+
+
 def _zombie(pid: int) -> bool:
     """Whether `pid` has exited but is not reaped yet (our own child after a SIGKILL)."""
     _reap(pid)

@@ -19,7 +19,7 @@ from roadwatch.kafka import admin
 from roadwatch.kafka.topics import all_topics
 from roadwatch.stack.cluster import catalog, flink, kraft, objectstore, prometheus
 from roadwatch.stack.cluster.settings import ClusterSettings
-from roadwatch.stack.daemon import Daemon
+from roadwatch.stack.daemon import Daemon, stop_all
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +149,9 @@ def down(s: ClusterSettings, *, wipe: bool = False) -> bool:
     job = flink.running_job(s)
     if job is not None:
         flink.cancel(s, job.id)
-    was = False
-    for d in _daemons(s):
-        was = d.stop() or was
+    daemons = _daemons(s)
+    was = stop_all(daemons[: -len(kraft.node_ids(s))])  # what writes to Kafka goes first
+    was = stop_all(daemons[-len(kraft.node_ids(s)) :]) or was
     if wipe and s.home.exists():
         shutil.rmtree(s.home)
     return was
