@@ -16,6 +16,7 @@ VLM_TIERS: tuple[VlmTier, ...] = get_args(VlmTier)  # the ladder, bottom to top
 Tier = Literal["detector", VlmTier]
 OpinionOutcome = Literal["answered", "unparseable", "failed"]
 Decision = Literal["roadwork", "clear", "escalate"]
+LabelOrigin = Literal["human", "dataset", "import"]  # a person, a labelled dataset, another system's labels
 
 
 def utcnow() -> datetime:
@@ -157,6 +158,19 @@ class Thresholds(Record):
     updated_at: AwareDatetime
 
 
+class Label(Record):
+    """What an image truly shows, by whom and from where. `event_id` is the event labelled; the label holds
+    for its image (`image_sha256`): the newest label of an image supersedes the earlier ones, which stay."""
+
+    label_id: str = Field(min_length=1, max_length=128)
+    image_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    roadwork: bool
+    origin: LabelOrigin
+    labelled_by: str = Field(min_length=1, max_length=256)
+    reference: str | None = Field(default=None, max_length=4096, description="e.g. the dataset file")
+    labelled_at: AwareDatetime
+
+
 class DeadLetter(Record):
     """A record a service could not process, with the original bytes and where it came from."""
 
@@ -183,5 +197,6 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "Verdict": Verdict,
     "SourceState": SourceState,
     "Thresholds": Thresholds,
+    "Label": Label,
     "DeadLetter": DeadLetter,
 }

@@ -144,6 +144,15 @@ TABLE_FIELDS: dict[str, list[FieldDef]] = {
         ("original_size", LongType(), False),
         ("original_sha256", StringType(), False),
     ],
+    "labels": [
+        ("label_id", StringType(), True),
+        ("image_sha256", StringType(), True),
+        ("roadwork", BooleanType(), True),
+        ("origin", StringType(), True),
+        ("labelled_by", StringType(), True),
+        ("reference", StringType(), False),
+        ("labelled_at", TimestamptzType(), True),
+    ],
 }
 
 

@@ -49,6 +49,12 @@ def _console(args: argparse.Namespace) -> dict[str, Any]:
     return console.run(KafkaSettings(), rows=args.events or 1_000_000)
 
 
+def _replay(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import replay
+
+    return replay.run(events=args.events or 1_000_000)
+
+
 BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "produce": _produce,
     "detector": _detector,
@@ -56,6 +62,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "sink": _sink,
     "flink": _flink,
     "console": _console,
+    "replay": _replay,
 }
 
 
@@ -68,7 +75,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         default=None,
         help="produce: images sent (3000); sink: verdict rows (200,000); console: verdicts in the tables "
-        "(1,000,000)",
+        "(1,000,000); replay: stored events (1,000,000)",
     )
     p.add_argument("--dataset", default=None)
     p.add_argument(

@@ -7,9 +7,10 @@ the live feed comes from Kafka (`live.LiveFeed`)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -31,16 +32,23 @@ from roadwatch.analytics.queries import Rows, run_query
 from roadwatch.analytics.settings import parse_since
 from roadwatch.analytics.tables import Tables
 from roadwatch.errors import ConfigError, InvalidInputError
+from roadwatch.labels.core import label, roadwork_of
+from roadwatch.labels.store import stored_event
 from roadwatch.settings import METRICS_PORTS
+from schemas import Label
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
 COOKIE = "roadwatch_token"
 OPEN_PATHS = ("/login", "/static/", "/ready")  # /ready says "ok" and nothing else
+Publish = Callable[[Sequence[Label]], int]  # sends labels to `labels.v1` (`LabelPublisher.publish`)
 
 
-def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None) -> FastAPI:
-    """The console over `tables`, with the live feed of `feed` (None: the page says the feed is off)."""
+def create_app(
+    settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None, publish: Publish | None = None
+) -> FastAPI:
+    """The console over `tables`, with the live feed of `feed` (None: the page says the feed is off) and
+    labels sent through `publish` (None: the Event page offers no label buttons)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -238,7 +246,13 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
         found = browse.event(tables, event_id)
         if found is None:
             raise HTTPException(404, f"no event {event_id!r} in the tables")
-        return page(request, "event.html", e=found)
+        return page(
+            request,
+            "event.html",
+            e=found,
+            labelling=publish is not None,
+            labelled=request.query_params.get("labelled"),
+        )
 
     @app.get("/dead-letters", response_class=HTMLResponse, include_in_schema=False)
     def dead_letters_page(request: Request, reason: str | None = None) -> HTMLResponse:
@@ -262,7 +276,39 @@ def create_app(settings: ConsoleSettings, tables: Tables, feed: LiveFeed | None)
         out.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return out
 
+    if publish is not None:
+        _labelling(app, tables, settings, publish)
+
     return app
+
+
+def _labelling(app: FastAPI, tables: Tables, settings: ConsoleSettings, publish: Publish) -> None:
+    """The routes that label an event's image (only where the console can send labels)."""
+
+    def send_label(event_id: str, truth: str) -> Label:
+        try:
+            made = label(
+                stored_event(tables, event_id),
+                roadwork_of(truth),
+                origin="human",
+                labelled_by=settings.labelled_by,
+                now=datetime.now(UTC),
+                label_id=str(uuid.uuid4()),
+            )
+        except InvalidInputError as exc:
+            raise HTTPException(404 if exc.reason == "unknown_event" else 422, str(exc)) from exc
+        publish([made])
+        return made
+
+    @app.post("/api/events/{event_id}/label", tags=["api"], responses={404: {"description": "no such event"}})
+    def api_label(event_id: str, truth: Literal["roadwork", "clear"]) -> dict[str, Any]:
+        """Label the event's image roadwork or clear (a later label supersedes this one); the label sent."""
+        return send_label(event_id, truth).model_dump(mode="json")
+
+    @app.post("/events/{event_id}/label", include_in_schema=False)
+    def label_form(event_id: str, truth: Literal["roadwork", "clear"] = Form(...)) -> Response:
+        send_label(event_id, truth)
+        return RedirectResponse(f"/events/{event_id}?labelled={truth}", 303)
 
 
 def _since(value: str | None, name: str = "since") -> datetime | None:

@@ -30,6 +30,9 @@ class ConsoleSettings(ComponentSettings, ImageAccess):
     live: bool = Field(True, description="follow Kafka for the live feed and the cameras' bands")
     page_rows: int = Field(200, ge=1, le=1000, description="verdicts on the Overview and Decisions pages")
     thumbnail_px: int = Field(320, ge=32, le=2048)
+    labelled_by: str = Field(
+        "console", min_length=1, max_length=256, description="who the Event page's labels name"
+    )
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ConsoleSettings:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apps.evaluation.dataset import Sample
-from apps.evaluation.scores import Confusion
+from roadwatch.analytics.scores import Confusion
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.topics import IMAGES
 from roadwatch.producer.events import build_event

@@ -1,48 +1,6 @@
-"""Binary classification figures from predictions (pure)."""
+"""`Confusion` for the evaluation's importers; it lives in `roadwatch.analytics.scores`, which the quality
+query and replay share."""
 
-from __future__ import annotations
+from roadwatch.analytics.scores import Confusion
 
-import math
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Confusion:
-    tp: int
-    fp: int
-    tn: int
-    fn: int
-
-    @classmethod
-    def of(cls, truth: list[bool], predicted: list[bool]) -> Confusion:
-        pairs = list(zip(truth, predicted, strict=True))
-        return cls(
-            tp=sum(t and p for t, p in pairs),
-            fp=sum(p and not t for t, p in pairs),
-            tn=sum(not t and not p for t, p in pairs),
-            fn=sum(t and not p for t, p in pairs),
-        )
-
-    @property
-    def total(self) -> int:
-        return self.tp + self.fp + self.tn + self.fn
-
-    @property
-    def accuracy(self) -> float:
-        return (self.tp + self.tn) / self.total if self.total else 0.0
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    @property
-    def mcc(self) -> float:
-        """Matthews correlation coefficient; 0.0 when any margin is empty."""
-        denom = math.sqrt(
-            (self.tp + self.fp) * (self.tp + self.fn) * (self.tn + self.fp) * (self.tn + self.fn)
-        )
-        return (self.tp * self.tn - self.fp * self.fn) / denom if denom else 0.0
+__all__ = ["Confusion"]

@@ -18,6 +18,7 @@ from pyiceberg.expressions import And, BooleanExpression, EqualTo, LessThan
 
 from roadwatch.analytics.queries import Rows, rows_of, why
 from roadwatch.analytics.tables import Tables, row_filter
+from roadwatch.labels.store import image_labels
 
 VERDICT_COLUMNS = (
     "event_id",
@@ -127,8 +128,8 @@ def sources(tables: Tables) -> Rows:
 
 def event(tables: Tables, event_id: str) -> dict[str, Any] | None:
     """Everything the tables hold about one image (None if they hold nothing): its detector result with
-    every box, its verdict with each tier's opinion, its dead letters, and the audit trail `query why`
-    prints."""
+    every box, its verdict with each tier's opinion, its labels (newest first: the first holds), its dead
+    letters, and the audit trail `query why` prints."""
     rows = {name: tables.read(name, event_id=event_id).to_pylist() for name in ("detections", "verdicts")}
     letters = tables.read("dead_letters", event_id=event_id).to_pylist()
     if not (rows["detections"] or rows["verdicts"] or letters):
@@ -138,6 +139,7 @@ def event(tables: Tables, event_id: str) -> dict[str, Any] | None:
         "event_id": event_id,
         "detection": rows["detections"][0] if rows["detections"] else None,
         "verdict": rows["verdicts"][0] if rows["verdicts"] else None,
+        "labels": image_labels(tables, rows["detections"][0]["image_sha256"]) if rows["detections"] else [],
         "dead_letters": [_shown(r) for r in letters],
         "trail": why(con),
     }

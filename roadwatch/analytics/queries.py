@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 
+from roadwatch.analytics.scores import Confusion
 from roadwatch.analytics.settings import QuerySettings
 from roadwatch.analytics.tables import Tables
 from roadwatch.errors import ConfigError
@@ -191,6 +192,41 @@ def dead_letters(con: duckdb.DuckDBPyConnection) -> Rows:
     )
 
 
+# Each event's newest verdict beside the newest label of its image (labels are matched by image sha256: an
+# image produced again under another source shares its labels)
+LABELLED = """
+    with v as (
+        select event_id, source_id, decided_by, roadwork from verdicts
+        qualify row_number() over (partition by event_id order by decided_at desc) = 1),
+    d as (select distinct event_id, image_sha256 from detections),
+    l as (
+        select image_sha256, roadwork from labels
+        qualify row_number() over (partition by image_sha256 order by labelled_at desc, label_id desc) = 1)
+    select v.source_id, v.decided_by, v.roadwork as predicted, l.roadwork as truth
+    from v join d using (event_id) join l using (image_sha256)
+"""
+
+
+def quality(con: duckdb.DuckDBPyConnection) -> Rows:
+    """Accuracy, precision, recall and MCC of the final verdicts against the newest labels: over every
+    labelled event, per tier that decided, per source."""
+    counts = """
+        select {key} as key, count(*) filter (where truth and predicted) as tp,
+               count(*) filter (where not truth and predicted) as fp,
+               count(*) filter (where not truth and not predicted) as tn,
+               count(*) filter (where truth and not predicted) as fn
+        from labelled group by 1 order by 1
+    """
+    con.execute(f"create temp view labelled as {LABELLED}")
+    out: Rows = []
+    for scope, key in (("all", "'all'"), ("tier", "decided_by"), ("source", "source_id")):
+        for r in rows_of(con, counts.format(key=key)):
+            c = Confusion(tp=r["tp"], fp=r["fp"], tn=r["tn"], fn=r["fn"])
+            if c.total:
+                out.append({"scope": scope, "key": r["key"], **c.as_dict()})
+    return out
+
+
 QUERIES: dict[str, Callable[..., Rows]] = {
     "funnel": funnel,
     "tiers": tiers,
@@ -199,6 +235,7 @@ QUERIES: dict[str, Callable[..., Rows]] = {
     "models": models,
     "why": why,
     "dead-letters": dead_letters,
+    "quality": quality,
 }
 
 
@@ -211,6 +248,14 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "tiers": {"verdicts": ("opinions",)},
     "dead-letters": {"dead_letters": ("service", "reason", "source_topic", "failed_at")},
+    "quality": {
+        "verdicts": ("event_id", "source_id", "decided_by", "roadwork", "decided_at"),
+        "detections": ("event_id", "image_sha256"),
+    },
+}
+# What a question reads whatever the filters say: an image's labels hold for every event showing it
+UNFILTERED: dict[str, dict[str, tuple[str, ...]]] = {
+    "quality": {"labels": ("image_sha256", "roadwork", "labelled_at", "label_id")},
 }
 
 
@@ -230,6 +275,8 @@ def run_query(
     con = tables.duckdb(
         since=since, source=source, event_id=event_id if name == "why" else None, columns=COLUMNS.get(name)
     )
+    for table, columns in UNFILTERED.get(name, {}).items():
+        con.register(table, tables.read(table, columns=columns))
     if name == "tiers":
         return QUERIES[name](con, QuerySettings().cost_per_call)
     return QUERIES[name](con)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from roadwatch.errors import ConfigError
 from roadwatch.settings import ComponentSettings
+from schemas.records import VLM_TIERS
 
 
 class QuerySettings(ComponentSettings):
@@ -17,6 +18,19 @@ class QuerySettings(ComponentSettings):
     model_config = SettingsConfigDict(env_prefix="ROADWATCH_QUERY_", frozen=True, extra="forbid")
 
     cost_per_call: dict[str, float] = Field(default_factory=lambda: {"local": 0.0, "openai": 0.002})
+    # what one call to each tier costs, in any unit (replay and tune minimise it): relative compute here
+    tier_cost: dict[str, float] = Field(
+        default_factory=lambda: {"fast": 1.0, "power": 4.0, "precision": 16.0}
+    )
+
+    @field_validator("tier_cost")
+    @classmethod
+    def _tiers_priced(cls, value: dict[str, float]) -> dict[str, float]:
+        if unknown := set(value) - set(VLM_TIERS):
+            raise ValueError(f"unknown tiers {sorted(unknown)}; tiers are {list(VLM_TIERS)}")
+        if negative := sorted(t for t, c in value.items() if c < 0):
+            raise ValueError(f"a call cannot cost less than nothing: {negative}")
+        return value
 
 
 def parse_since(value: str) -> datetime:

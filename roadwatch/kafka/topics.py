@@ -11,6 +11,7 @@ DETECTIONS = "detections.v1"
 VERDICTS = "verdicts.v1"
 SOURCE_STATE = "source-state.v1"
 THRESHOLDS = "thresholds.v1"
+LABELS = "labels.v1"  # what images truly show (people, datasets); the sink writes them to `labels`
 
 
 def escalations(tier: str) -> str:
@@ -25,7 +26,15 @@ def dlq(topic: str) -> str:
     return f"{topic}.dlq"
 
 
-CONSUMED = (IMAGES, *(escalations(t) for t in VLM_TIERS), DETECTIONS, VERDICTS, SOURCE_STATE, THRESHOLDS)
+CONSUMED = (
+    IMAGES,
+    *(escalations(t) for t in VLM_TIERS),
+    DETECTIONS,
+    VERDICTS,
+    SOURCE_STATE,
+    THRESHOLDS,
+    LABELS,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,7 @@ def all_topics(
     acknowledged (acks=all) once `min_insync` of them have it."""
     retention = {"retention.ms": str(retention_ms), "min.insync.replicas": str(min_insync)}
     compacted = {"cleanup.policy": "compact", "min.insync.replicas": str(min_insync)}
-    names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, *(escalations(t) for t in VLM_TIERS)]
+    names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, LABELS, *(escalations(t) for t in VLM_TIERS)]
     specs = [TopicSpec(n, partitions, dict(retention), replication) for n in names]
     specs.append(TopicSpec(THRESHOLDS, partitions, compacted, replication))
     specs.extend(TopicSpec(dlq(n), partitions, dict(retention), replication) for n in CONSUMED)

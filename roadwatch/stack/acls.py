@@ -40,6 +40,7 @@ from roadwatch.kafka.topics import (
     CONSUMED,
     DETECTIONS,
     IMAGES,
+    LABELS,
     SOURCE_STATE,
     THRESHOLDS,
     VERDICTS,
@@ -89,7 +90,7 @@ NEEDS: dict[str, Needs] = {
     ),
     **{f"vlm-{tier}": _tier(tier) for tier in VLM_TIERS},
     "sink": Needs(
-        reads=(DETECTIONS, VERDICTS, SOURCE_STATE, *(dlq(t) for t in CONSUMED)),
+        reads=(DETECTIONS, VERDICTS, SOURCE_STATE, LABELS, *(dlq(t) for t in CONSUMED)),
         groups=("roadwatch-sink",),
     ),
     "flink": Needs(
@@ -99,6 +100,8 @@ NEEDS: dict[str, Needs] = {
         transactional_prefix="roadwatch-flink-tx",  # Flink's KafkaSink appends -<subtask>-<checkpoint>
     ),
     "producer": Needs(writes=(IMAGES,)),
+    # `roadwatch label`, `labels import` and the console's correct/wrong buttons
+    "labeller": Needs(writes=(LABELS,)),
 }
 SERVICES = tuple(NEEDS)
 

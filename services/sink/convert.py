@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from roadwatch.kafka.codec import decode, decode_keyed
 from roadwatch.kafka.deadletter import dead_letter, failure
 from roadwatch.kafka.txloop import raw
-from schemas import DeadLetter, DetectionResult, SourceState, Verdict
+from schemas import DeadLetter, DetectionResult, Label, SourceState, Verdict
 from schemas.records import Record
 from services.sink.core import Check, model_check
 
@@ -39,6 +39,7 @@ MODELS: dict[str, type[Record]] = {
     "verdicts": Verdict,
     "source_state": SourceState,
     "dead_letters": DeadLetter,
+    "labels": Label,
 }
 
 # source_state's tier_counts becomes a JSON text column, which the reader cannot make: always the model

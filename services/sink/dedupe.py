@@ -1,8 +1,9 @@
 """Which rows of a batch a table already holds, by `event_id`, within a window (pure; the clock is given).
 (Pure but for reading Arrow columns.)
 
-Every table is idempotent on `event_id`: a record produced twice (a client's retry, a replayed file) lands
-once if its duplicate arrives within `window_s` of the first. The window is kept by arrival time; ids are
+Every table is idempotent on `event_id` (`labels` on `label_id`: one event is labelled again and again): a
+record produced twice (a client's retry, a replayed file) lands once if its duplicate arrives within
+`window_s` of the first. The window is kept by arrival time; ids are
 added only once their rows are committed, so a flush that is fenced and re-read is never mistaken for a
 duplicate of itself. State: one dict entry and one deque entry per id in the window, about 150 bytes per id
 (36-character uuids): 1M events/hour is about 150 MB per table. The common batch, with no duplicate,
@@ -17,16 +18,24 @@ import pyarrow as pa
 
 DEFAULT_WINDOW_S = 3600.0
 DEAD_LETTER_IDENTITY = ("source_topic", "partition", "offset")
+_IDENTITY = {"dead_letters": DEAD_LETTER_IDENTITY, "labels": ("label_id",)}
+
+
+def identity_columns(table: str) -> tuple[str, ...]:
+    """The columns whose values make a row of `table` the same row (`identities`)."""
+    return _IDENTITY.get(table, ("event_id",))
 
 
 def identities(table: str, rows: pa.Table) -> list[str]:
-    """What makes a row the same row: its `event_id`; for a dead letter, the record it describes (a record
-    re-read after a restart makes the same dead letter; two bad records may share an event_id)."""
-    if table != "dead_letters":
-        ids: list[str] = rows.column("event_id").to_pylist()
+    """What makes a row the same row: its `event_id`; for a label, its `label_id` (the same event is
+    labelled again); for a dead letter, the record it describes (a record re-read after a restart makes the
+    same dead letter; two bad records may share an event_id)."""
+    columns = identity_columns(table)
+    if len(columns) == 1:
+        ids: list[str] = rows.column(columns[0]).to_pylist()
         return ids
-    cols = [rows.column(c).to_pylist() for c in DEAD_LETTER_IDENTITY]
-    return [f"{t}:{p}:{o}" for t, p, o in zip(*cols, strict=True)]
+    cols = [rows.column(c).to_pylist() for c in columns]
+    return [":".join(map(str, values)) for values in zip(*cols, strict=True)]
 
 
 class RecentIds:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from roadwatch.kafka.topics import DETECTIONS, SOURCE_STATE, VERDICTS
+from roadwatch.kafka.topics import DETECTIONS, LABELS, SOURCE_STATE, VERDICTS
 from roadwatch.settings import ComponentSettings
 from services.sink.dedupe import DEFAULT_WINDOW_S
 
@@ -19,6 +19,7 @@ class SinkSettings(ComponentSettings):
     detections_topic: str = DETECTIONS
     verdicts_topic: str = VERDICTS
     source_state_topic: str = SOURCE_STATE
+    labels_topic: str = LABELS
     dlq_pattern: str = r"^.*\.v1\.dlq$"
     group_id: str = "roadwatch-sink"
     instance_id: str = "0"
@@ -39,6 +40,7 @@ class SinkSettings(ComponentSettings):
             self.detections_topic: "detections",
             self.verdicts_topic: "verdicts",
             self.source_state_topic: "source_state",
+            self.labels_topic: "labels",
         }
         if topic in mapping:
             return mapping[topic]

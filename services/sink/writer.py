@@ -15,7 +15,7 @@ from roadwatch.errors import RoadwatchError
 from roadwatch.iceberg import offsets
 from roadwatch.iceberg.offsets import Offsets
 from roadwatch.iceberg.recent import recent_rows
-from services.sink.dedupe import DEAD_LETTER_IDENTITY, DEFAULT_WINDOW_S, RecentIds, identities
+from services.sink.dedupe import DEFAULT_WINDOW_S, RecentIds, identities, identity_columns
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class TableWriter:
     def _remember_recent(self) -> None:
         """The event_ids the table took in the window (on start, and after another writer fenced us)."""
         self._recent = RecentIds(self._recent.window_s)
-        columns = DEAD_LETTER_IDENTITY if self.name == "dead_letters" else ("event_id",)
+        columns = identity_columns(self.name)
         for at, rows in recent_rows(self.table, time.time() - self._recent.window_s, columns):
             self._recent.add(identities(self.name, rows), at)
 

@@ -15,6 +15,7 @@ TOPICS = {
     "verdicts": "verdicts.v1",
     "source_state": "source_state.v1",
     "dead_letters": "images.v1.dlq",
+    "labels": "labels.v1",
 }
 SCHEMAS = {t: table_def(t).schema.as_arrow() for t in TOPICS}
 

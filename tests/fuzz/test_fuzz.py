@@ -171,6 +171,16 @@ VALID: dict[str, dict[str, Any]] = {
         "updated_at": T0,
     },
     "Thresholds": COMMON | {"low": 0.1, "high": 0.6, "evidence": 3, "updated_at": T0},
+    "Label": COMMON
+    | {
+        "label_id": "l-1",
+        "image_sha256": "a" * 64,
+        "roadwork": True,
+        "origin": "dataset",
+        "labelled_by": "ci",
+        "reference": "images/val/a.jpg",
+        "labelled_at": T0,
+    },
     "DeadLetter": COMMON
     | {
         "service": "detector",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.evaluation.scores import Confusion
+from roadwatch.analytics.scores import Confusion
 
 
 def test_of_counts_each_cell() -> None:

@@ -5,14 +5,17 @@ guards every request when one is set."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 from fastapi.testclient import TestClient
 
+from apps.console.app import create_app
 from apps.console.settings import ConsoleSettings
 from roadwatch.analytics.queries import run_query
-from tests.console_tables import HOSTILE, XSS, Filled
+from schemas import Label
+from tests.console_tables import HOSTILE, XSS, Filled, write
+from tests.labelled_tables import new_label
 
 Client = Callable[..., TestClient]
 
@@ -115,3 +118,52 @@ def test_the_search_form_as_a_browser_sends_it(client: Client, filled: Filled) -
     expected = [v.event_id for v in filled.verdicts if not v.roadwork and v.degraded]
     assert some.count("<tr data-event-id=") == len(expected) == 1 and expected[0] in some
     assert c.get("/decisions", params={"decision": "maybe"}).status_code == 422
+
+
+def test_the_event_page_labels_the_image_through_the_publisher(filled: Filled) -> None:
+    sent: list[Label] = []
+
+    def publish(labels: Sequence[Label]) -> int:
+        sent.extend(labels)
+        return len(labels)
+
+    settings = ConsoleSettings(allowed_file_roots=[filled.images], live=False, labelled_by="reviewer")
+    app = TestClient(create_app(settings, filled.tables, None, publish))
+    v = filled.verdicts[2]
+    page = app.get(f"/events/{v.event_id}").text
+    assert "not labelled" in page
+    assert ">wrong</button>" in page
+    wrong = "clear" if v.roadwork else "roadwork"
+    answer = app.post(f"/events/{v.event_id}/label", data={"truth": wrong}, follow_redirects=False)
+    assert (answer.status_code, answer.headers["location"]) == (303, f"/events/{v.event_id}?labelled={wrong}")
+    (made,) = sent
+    assert (made.event_id, made.source_id, made.roadwork, made.origin, made.labelled_by) == (
+        v.event_id,
+        v.source_id,
+        not v.roadwork,
+        "human",
+        "reviewer",
+    )
+    assert made.image_sha256 == filled.detections[2].image_sha256
+    assert app.post("/api/events/nope/label", params={"truth": "clear"}).status_code == 404
+    assert len(sent) == 1
+
+
+def test_without_a_publisher_there_is_no_label_button_and_no_route(client: Callable[..., TestClient]) -> None:
+    app = client()
+    assert app.post("/api/events/x/label", params={"truth": "clear"}).status_code == 404
+    assert "</button>" not in app.get(f"/events/{app.get('/api/verdicts').json()[0]['event_id']}").text
+
+
+def test_the_event_page_shows_the_newest_label_and_the_history(filled: Filled) -> None:
+    v = filled.verdicts[2]
+    sha = filled.detections[2].image_sha256
+    write(
+        filled.tables,
+        "labels",
+        [new_label(v, sha, v.roadwork, 1), new_label(v, sha, not v.roadwork, 5, "human")],
+    )
+    settings = ConsoleSettings(allowed_file_roots=[filled.images], live=False)
+    page = TestClient(create_app(settings, filled.tables, None)).get(f"/events/{v.event_id}").text
+    assert "the verdict is wrong" in page
+    assert page.count("<td>test</td>") == 2  # both labels in the history

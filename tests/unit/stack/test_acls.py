@@ -93,7 +93,11 @@ def test_the_producer_writes_images_only_and_the_sink_writes_nothing() -> None:
         "detections.v1",
         "verdicts.v1",
         "source-state.v1",
+        "labels.v1",
         *(dlq(t) for t in CONSUMED),
+    }
+    assert set(plan({"labeller": "ann"})) == topics("ann", [], ["labels.v1"]) | {
+        allow("ann", CLUSTER, "kafka-cluster", IW)
     }
 
 
