@@ -11,7 +11,7 @@ demo: setup ## Set up, then run the one-command demo on the embedded stack
 	$(VENV)/roadwatch demo
 
 test: setup ## Set up, then run the default test suite (unit + integration, not slow; no torch)
-	$(VENV)/pytest -m "not slow and not ultralytics and not rfdetr" -q
+	$(VENV)/pytest -m "not slow and not ultralytics and not rfdetr and not cluster" -q
 
 test-engines: ## Set up with the [ultralytics] and [rfdetr] extras (torch; uv caches it), then their engine tests
 	ROADWATCH_WITH_ULTRALYTICS=1 ROADWATCH_WITH_RFDETR=1 ROADWATCH_SKIP_FLINK=1 ./scripts/setup.sh
@@ -21,7 +21,10 @@ test-unit: ## Unit tests only (no broker)
 	$(VENV)/pytest tests/unit -q
 
 test-slow: ## The slow suites (reliability, benches)
-	$(VENV)/pytest -m slow -q
+	$(VENV)/pytest -m "slow and not cluster" -q
+
+test-cluster: setup ## The cluster profile's suite: its stack, the pipeline on it, Spark reading it, four faults
+	$(VENV)/pytest -m cluster -q tests/cluster
 
 lint: ## ruff check + format check + mypy
 	$(VENV)/ruff check .
@@ -35,4 +38,4 @@ fmt: ## Format and autofix
 schemas: ## Regenerate schemas/json from the typed models
 	$(VENV)/python -m schemas.export
 
-.PHONY: help setup demo test test-engines test-unit test-slow lint fmt schemas
+.PHONY: help setup demo test test-engines test-unit test-slow test-cluster lint fmt schemas

@@ -1,6 +1,8 @@
 """The whole pipeline as real processes on the test broker, on topics of its own: detector, the three VLM
 tiers (openai backend, each against its own OpenAI-compatible test server), the sink into a fresh Iceberg
-warehouse, and optionally the Flink job. For the reliability suite: kill, restart, read what landed."""
+warehouse (or the REST catalog `catalog_env` names), and optionally the Flink job. A service name may carry an
+instance number (`detector-2`): another member of the same consumer group. For the reliability suites: kill,
+restart, read what landed."""
 
 from __future__ import annotations
 
@@ -14,11 +16,14 @@ from pathlib import Path
 
 import httpx
 import pyarrow as pa
+from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
 from apps.plan import FLINK_PYTHON
 from apps.testing.openai_server import OpenAICompatibleServer
+from roadwatch.iceberg.catalog import open_catalog
+from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.topics import (
     DETECTIONS,
@@ -52,6 +57,8 @@ class Pipeline:
     procs: dict[str, ServiceProcess] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     exits: list[tuple[str, int | None]] = field(default_factory=list)
+    # ROADWATCH_CATALOG_* of a REST catalog (the cluster suite); empty: a SQLite catalog in `warehouse`
+    catalog_env: dict[str, str] = field(default_factory=dict)
 
     def topic(self, name: str) -> str:
         return self.prefix + name
@@ -75,11 +82,21 @@ class Pipeline:
         return server
 
     def env(self, service: str) -> dict[str, str]:
+        base, _, number = service.rpartition("-") if service[-1].isdigit() else (service, "", "")
+        env = self._env(base)
+        if number:  # another instance of `base`: its own static member, transactional id and port
+            t = f"ROADWATCH_VLM_{base.removeprefix('vlm-').upper()}_" if base.startswith("vlm-") else None
+            prefix = t or f"ROADWATCH_{base.upper()}_"
+            env |= {f"{prefix}INSTANCE_ID": number, f"{prefix}METRICS_PORT": str(self.port(service))}
+        return env
+
+    def _env(self, service: str) -> dict[str, str]:
         roots = json.dumps([str(self.shared / "datasets")])  # files are read only from the datasets
         common = {
             "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": roots,
             "ROADWATCH_VLM_ALLOWED_FILE_ROOTS": roots,
+            **self.catalog_env,
         }
         if service == "detector":
             return common | {
@@ -123,7 +140,7 @@ class Pipeline:
                 "ROADWATCH_SINK_FLUSH_ROWS": "2000",
                 "ROADWATCH_SINK_FLUSH_INTERVAL_MS": "500",
                 "ROADWATCH_SINK_METRICS_PORT": str(self.port(service)),
-                "ROADWATCH_CATALOG_WAREHOUSE": str(self.warehouse),
+                **({} if self.catalog_env else {"ROADWATCH_CATALOG_WAREHOUSE": str(self.warehouse)}),
             }
         if service == "flink":
             return common | {
@@ -143,14 +160,15 @@ class Pipeline:
 
     def process(self, service: str) -> ServiceProcess:
         log = self.work / f"{service}.log"
-        if service == "flink":
+        base = service.rpartition("-")[0] if service[-1].isdigit() else service
+        if base == "flink":
             return ServiceProcess(
                 "flink_jobs.confidence_state", self.env(service), log, python=str(FLINK_PYTHON)
             )
-        if service.startswith("vlm-"):
-            args = ["--tier", service.removeprefix("vlm-")]
+        if base.startswith("vlm-"):
+            args = ["--tier", base.removeprefix("vlm-")]
             return ServiceProcess("services.vlm_tier", self.env(service), log, args)
-        module = {"detector": "services.detector", "sink": "services.sink"}[service]
+        module = {"detector": "services.detector", "sink": "services.sink"}[base]
         return ServiceProcess(module, self.env(service), log)
 
     def start(self, services: Iterable[str]) -> None:
@@ -197,15 +215,24 @@ class Pipeline:
         settings = ProducerSettings(topic=self.topic(IMAGES))
         return produce([str(p) for p in paths], source_id, kafka=self.kafka, settings=settings)
 
-    def table(self, name: str, columns: tuple[str, ...]) -> pa.Table | None:
-        """A table the sink wrote, or None before the sink has created it."""
+    def catalog(self) -> Catalog | None:
+        """The catalog the sink writes to, or None before the sink has made it."""
+        if self.catalog_env:
+            fields = {k.removeprefix("ROADWATCH_CATALOG_").lower(): v for k, v in self.catalog_env.items()}
+            return open_catalog(CatalogSettings.model_validate(fields))
         if not (self.warehouse / "catalog.db").exists():
             return None
-        catalog = SqlCatalog(
+        return SqlCatalog(
             "roadwatch",
             uri=f"sqlite:///{self.warehouse}/catalog.db",
             warehouse=self.warehouse.resolve().as_uri(),
         )
+
+    def table(self, name: str, columns: tuple[str, ...]) -> pa.Table | None:
+        """A table the sink wrote, or None before the sink has created it."""
+        catalog = self.catalog()
+        if catalog is None:
+            return None
         try:
             return catalog.load_table(f"roadwatch.{name}").scan(selected_fields=columns).to_arrow()
         except NoSuchTableError:

@@ -74,6 +74,9 @@ class Sink:
         self.flush(wait=True)
 
     def run(self, stop: threading.Event, health: Health | None = None) -> None:
+        if health is not None:
+            for outage in {id(w.outage): w.outage for w in self.writers.values()}.values():
+                health.require(outage.reason)
         self.subscribe(health)
         try:
             while not stop.is_set():

@@ -12,13 +12,15 @@ from roadwatch.settings import KafkaSettings
 from roadwatch.startup import one_line_errors
 from services.sink.pipeline import SERVICE, Sink
 from services.sink.settings import SinkSettings
-from services.sink.writer import TableWriter
+from services.sink.writer import Outage, TableWriter
 
 
 def build(settings: SinkSettings, catalog: CatalogSettings, kafka: KafkaSettings) -> Sink:
     tables = ensure_tables(open_catalog(catalog), catalog.namespace)
+    outage = Outage()
     writers = {
-        name: TableWriter(t, settings.commit_retries, settings.dedupe_window_s) for name, t in tables.items()
+        name: TableWriter(t, settings.commit_retries, settings.dedupe_window_s, outage)
+        for name, t in tables.items()
     }
     membership = (
         {"group.instance.id": member_id(settings.group_id, settings.instance_id)}
