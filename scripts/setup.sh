@@ -5,7 +5,8 @@
 # PyPI, a CUDA build that also runs on CPU: a few GB, downloaded once and then taken from uv's cache);
 # ROADWATCH_SKIP_FLINK=1 leaves .venv-flink alone. On a Debian host, as root, it installs Debian's Chromium
 # for the console's browser tests (Playwright drives it; it never downloads a browser of its own);
-# ROADWATCH_SKIP_BROWSER=1 leaves that out (the browser tests then skip, saying why).
+# ROADWATCH_SKIP_BROWSER=1 leaves that out (the browser tests then skip, saying why); likewise Debian's
+# Prometheus for the cluster profile (ROADWATCH_SKIP_PROMETHEUS=1 leaves it out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -31,5 +32,11 @@ if [ "${ROADWATCH_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/null
   echo "installing Debian's chromium (the console's browser tests)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
     || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+fi
+if [ "${ROADWATCH_SKIP_PROMETHEUS:-0}" != "1" ] && ! command -v prometheus >/dev/null \
+  && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "installing Debian's prometheus (the cluster profile's stack)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
 fi
 echo "roadwatch set up: .venv [$EXTRAS]$( [ "${ROADWATCH_SKIP_FLINK:-0}" = 1 ] || echo ' and .venv-flink')"

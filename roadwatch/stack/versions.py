@@ -8,3 +8,5 @@ JETTY = "11.0.25"  # what Iceberg 1.10's REST servlet is built against (jakarta.
 HADOOP = "3.4.1"  # iceberg-core's Configuration; nothing else of Hadoop runs
 SQLITE_JDBC = "3.50.3.0"  # the REST catalog's persistent JDBC catalog database
 S3PROXY = "4.1.0"  # S3 API server on a filesystem backend; 2.x fails pyarrow's multipart checksums
+PYSPARK = "3.5.*"  # the Spark test's reader (.venv-spark, scripts/setup-spark.sh)
+ICEBERG_SPARK = "1.10.1"  # iceberg-spark-runtime-3.5_2.12 and iceberg-aws-bundle for it
