@@ -1,5 +1,6 @@
-"""The PyFlink DataStream job: detections.v1 + verdicts.v1 → keyed by source_id → state machine →
-source-state.v1 and thresholds.v1 (compacted), exactly once (checkpoints + Kafka transactions).
+"""The PyFlink DataStream job: detections.v1 + verdicts.v1 (+ the bands `tune --apply` put on
+thresholds.v1) → keyed by source_id → state machine → source-state.v1 and thresholds.v1 (compacted),
+exactly once (checkpoints + Kafka transactions).
 
 The JVM side (Kafka SQL sources, a per-source processing-time window) hands Python one batch of a source's
 records per call; the keyed process function folds them with the pure `step` in partition order.
@@ -30,22 +31,27 @@ from pyflink.table import StreamTableEnvironment
 
 from flink_jobs.checkpoints import latest_checkpoint, prune
 from flink_jobs.connector import connector_jars
-from flink_jobs.records import render, to_event
+from flink_jobs.records import render, to_applied, to_event
 from flink_jobs.settings import FlinkSettings, java_client_properties
 from flink_jobs.state_machine import BandsOut, step
 from roadwatch.kafka.deadletter import RawRecord, dead_letter, failure
+from roadwatch.kafka.topics import dlq
 from roadwatch.logs import setup_logging
 from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
 from roadwatch.startup import one_line_errors
 
 log = logging.getLogger(__name__)
+# a batch record's `kind`: 0 a thresholds.v1 record (an applied band folds before the traffic of its
+# batch), then detections and verdicts
+THRESHOLD, DETECTION, VERDICT = 0, 1, 2
 OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])
 
 
 class Confidence(KeyedProcessFunction):  # type: ignore[misc]
     """Holds one source's state (a ValueState with TTL) and calls the pure `step` for each record of a
-    batch: `Row(source_id, [Row(is_verdict, partition, offset, value), ...])`, keyed by the record key."""
+    batch: `Row(source_id, [Row(kind, partition, offset, value), ...])`, keyed by the record key; `kind`
+    is `THRESHOLD`, `DETECTION` or `VERDICT`."""
 
     def __init__(self, s: FlinkSettings) -> None:
         self.s, self.config = s, s.config
@@ -71,22 +77,27 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
         s, key = self.s, value[0]
         state = before = self.state.value()
         # records keep their order within each topic partition, as Kafka gave them
-        for is_verdict, partition, offset, payload in sorted(value[1], key=lambda r: (r[0], r[1], r[2])):
-            topic = s.verdicts_topic if is_verdict else s.detections_topic
+        for kind, partition, offset, payload in sorted(value[1], key=lambda r: (r[0], r[1], r[2])):
+            topic = (s.thresholds_topic, s.detections_topic, s.verdicts_topic)[kind]
             try:
-                event = to_event("verdict" if is_verdict else "detection", payload)
+                if kind == THRESHOLD:
+                    event = to_applied(payload)
+                else:
+                    event = to_event("verdict" if kind == VERDICT else "detection", payload)
             except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
                 reason, detail = failure(exc)
                 if isinstance(exc, ValidationError):
                     reason = "undecodable" if payload is None else "schema_invalid"
                 yield Row(
-                    f"{topic}.dlq", key, _dead_letter(topic, partition, offset, key, payload, reason, detail)
+                    dlq(topic), key, _dead_letter(topic, partition, offset, key, payload, reason, detail)
                 )
+                continue
+            if event is None:  # a band the job does not fold (its own, a tombstone, the default)
                 continue
             if event.source_id != key:
                 detail = f"record key {key!r} is not its source_id {event.source_id!r} (keys are source ids)"
                 yield Row(
-                    f"{topic}.dlq",
+                    dlq(topic),
                     key,
                     _dead_letter(topic, partition, offset, key, payload, "key_mismatch", detail),
                 )
@@ -106,6 +117,11 @@ def _dead_letter(
     value = payload.encode("utf-8", "surrogateescape") if payload is not None else None
     record = RawRecord(topic, partition, offset, key.encode("utf-8", "surrogateescape"), value)
     return dead_letter(record, service="flink", reason=reason, detail=detail).model_dump_json()
+
+
+def _dead_letter_topics(s: FlinkSettings) -> str:
+    """The dead-letter topics of the job's inputs, as the sink's `topic` list spells them."""
+    return ";".join(dlq(t) for t in (s.detections_topic, s.verdicts_topic, s.thresholds_topic))
 
 
 def _client_properties(kafka: KafkaSettings) -> str:
@@ -172,18 +188,22 @@ def build(
     t_env = StreamTableEnvironment.create(env)
     t_env.execute_sql(_source_table(s, kafka, "detections_in", s.detections_topic))
     t_env.execute_sql(_source_table(s, kafka, "verdicts_in", s.verdicts_topic))
+    t_env.execute_sql(_source_table(s, kafka, "thresholds_in", s.thresholds_topic))
     # Batches are made in the JVM, keyed by the record key (the source_id, as every roadwatch producer
     # writes it): one call into Python per source and batch window instead of one per record (PyFlink's
     # per-element cost, and parsing JSON in SQL, are what bound the job).
-    t_env.execute_sql("""
+    t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW events_in AS
-        SELECT COALESCE(k, '') AS source_id, FALSE AS is_verdict, `partition`, `offset`, v, pt
+        SELECT COALESCE(k, '') AS source_id, {THRESHOLD} AS kind, `partition`, `offset`, v, pt
+        FROM thresholds_in
+        UNION ALL
+        SELECT COALESCE(k, '') AS source_id, {DETECTION} AS kind, `partition`, `offset`, v, pt
         FROM detections_in
         UNION ALL
-        SELECT COALESCE(k, '') AS source_id, TRUE AS is_verdict, `partition`, `offset`, v, pt
+        SELECT COALESCE(k, '') AS source_id, {VERDICT} AS kind, `partition`, `offset`, v, pt
         FROM verdicts_in""")
     batches = t_env.sql_query(f"""
-        SELECT source_id, ARRAY_AGG(ROW(is_verdict, `partition`, `offset`, v)) AS batch
+        SELECT source_id, ARRAY_AGG(ROW(kind, `partition`, `offset`, v)) AS batch
         FROM TABLE(TUMBLE(TABLE events_in, DESCRIPTOR(pt), INTERVAL '{s.batch_ms / 1000:.3f}' SECOND))
         GROUP BY source_id, window_start, window_end""")
     out = (
@@ -198,7 +218,7 @@ def build(
             `v` STRING
         ) WITH (
             'connector' = 'kafka',
-            'topic' = '{s.state_topic};{s.thresholds_topic};{s.detections_topic}.dlq;{s.verdicts_topic}.dlq',
+            'topic' = '{s.state_topic};{s.thresholds_topic};{_dead_letter_topics(s)}',
             {_client_properties(kafka)},
             'key.format' = 'raw', 'key.fields' = 'k',
             'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flink_jobs.state_machine import BandsOut, Event, State, StateOut
+from flink_jobs.state_machine import Anchor, BandsOut, Event, State, StateOut
 from schemas import DetectionResult, SourceState, Thresholds, Verdict
 
 
@@ -37,6 +37,23 @@ def to_event(topic_kind: str, value: bytes | str | None) -> Event:
         decided_by=v.decided_by,
         degraded=v.degraded,
     )
+
+
+def to_applied(value: bytes | str | None) -> Event | None:
+    """The `applied` event of a `thresholds.v1` record, or None for what the job does not fold: its own
+    adaptive bands, tombstones (the state keeps its band until traffic moves it), and the applied default
+    (`_default`: the detector holds every adaptive band of a source without its own within its drift).
+
+    Raises:
+        pydantic.ValidationError: a bad record.
+    """
+    if value is None:
+        return None
+    t = Thresholds.model_validate_json(value)
+    if t.origin != "applied" or t.scope == "default":
+        return None
+    anchor = Anchor(t.low, t.high, t.drift)
+    return Event("applied", t.event_id, t.source_id, t.captured_at, applied=anchor)
 
 
 def render(source_id: str, out: StateOut | BandsOut, state: State, now: datetime | None = None) -> str:

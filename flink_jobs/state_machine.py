@@ -10,6 +10,11 @@ Tested without Flink; the Flink job's keyed process function only calls it.
 - Bands: after `min_evidence` escalated verdicts since the last change, widen by `step` when disagreement
   exceeds `widen_at`, narrow when it is below `narrow_at`, always within [`low_min`, `high_max`] and at least
   `min_width` wide. A change emits a `Thresholds` record.
+- Applied bands (`tune --apply`, read back from `thresholds.v1`): the source's band becomes the applied one
+  (its new starting point, with no record emitted: the detector has it already) and its moves from then on
+  stay within `drift` of it: low in [low - drift, low + drift], high in [high - drift, high + drift] (the
+  `low_min` / `high_max` of the config give way to these bounds; without a drift, they are stretched to
+  hold the applied band).
 - Time: an event more than `lateness_s` older than the newest one seen for the source is late: it is
   counted (`late`) and otherwise ignored. Out-of-order events within the lateness are folded normally.
 - A `SourceState` is emitted on an alert, on a band change, and every `emit_every` folded events.
@@ -23,7 +28,7 @@ from typing import Literal
 
 from roadwatch.vision.scoring import DEFAULT_BAND
 
-Kind = Literal["detection", "verdict"]
+Kind = Literal["detection", "verdict", "applied"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,16 @@ class Event:
     roadwork: bool = False
     decided_by: str = "detector"
     degraded: bool = False
+    applied: Anchor | None = None  # kind "applied": the band and its drift
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """An applied band and how far adaptive moves may take each edge from it."""
+
+    low: float
+    high: float
+    drift: float | None = None  # None: the config's bounds
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,7 @@ class State:
     newest: datetime | None = None
     last_event_id: str = ""
     last_captured_at: datetime | None = None
+    anchor: Anchor | None = None  # the applied band the moves stay around (None: the config's bounds)
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,9 @@ def step(state: State | None, event: Event, config: Config) -> Step:
     """Fold one event into the source's state; returns the new state and what to publish.
     (One `replace` per event: the job calls this for every record, and each copy of the state costs.)"""
     s = state or initial(config)
+    if event.applied is not None:  # not traffic: never late, and nothing else changes
+        a = event.applied
+        return Step(replace(s, low=a.low, high=a.high, evidence=0, disagreement_rate=0.0, anchor=a))
     if s.newest is not None and (s.newest - event.captured_at).total_seconds() > config.lateness_s:
         return Step(replace(s, late=s.late + 1))
     newest = event.captured_at if s.newest is None or event.captured_at > s.newest else s.newest
@@ -144,7 +163,7 @@ def step(state: State | None, event: Event, config: Config) -> Step:
                 disagreement, float(detector_said != event.roadwork), config.alpha, evidence == 0
             )
             evidence += 1
-            band = _adapt(evidence, disagreement, low, high, config)
+            band = _adapt(evidence, disagreement, low, high, config, _bounds(s.anchor, config))
             if band is not None:
                 outputs.append(band)
                 evidence, low, high = 0, band.low, band.high
@@ -182,13 +201,41 @@ def _hysteresis(
     return None
 
 
-def _adapt(evidence: int, disagreement: float, low: float, high: float, config: Config) -> BandsOut | None:
+@dataclass(frozen=True)
+class Bounds:
+    """Where each edge of a band may move, and the narrowest band."""
+
+    low_min: float
+    low_max: float
+    high_min: float
+    high_max: float
+    min_width: float
+
+
+def _bounds(anchor: Anchor | None, config: Config) -> Bounds:
+    """The config's bounds, or those around the applied band when there is one."""
+    if anchor is None:
+        return Bounds(config.low_min, 1.0, 0.0, config.high_max, config.min_width)
+    if anchor.drift is None:  # the config's bounds, stretched to hold the applied band
+        low_min, high_max = min(config.low_min, anchor.low), max(config.high_max, anchor.high)
+        return Bounds(low_min, 1.0, 0.0, high_max, min(config.min_width, anchor.high - anchor.low))
+    d = anchor.drift
+    return Bounds(max(0.0, anchor.low - d), anchor.low + d, anchor.high - d, min(1.0, anchor.high + d), 0.0)
+
+
+def _adapt(
+    evidence: int, disagreement: float, low: float, high: float, config: Config, bounds: Bounds
+) -> BandsOut | None:
+    """The band widened or narrowed by up to one step within `bounds`, or None (too little evidence, a
+    disagreement between the two marks, or no room left)."""
     if evidence < config.min_evidence:
         return None
     if disagreement > config.widen_at:
-        new_low, new_high = max(config.low_min, low - config.step), min(config.high_max, high + config.step)
-    elif disagreement < config.narrow_at and high - low - 2 * config.step >= config.min_width:
-        new_low, new_high = low + config.step, high - config.step
+        new_low, new_high = max(bounds.low_min, low - config.step), min(bounds.high_max, high + config.step)
+    elif disagreement < config.narrow_at:
+        new_low, new_high = min(bounds.low_max, low + config.step), max(bounds.high_min, high - config.step)
+        if new_high - new_low < bounds.min_width:
+            return None
     else:
         return None
     new_low, new_high = round(new_low, 4), round(new_high, 4)

@@ -6,7 +6,9 @@ Nothing here imports a model runtime or a Kafka client.
 """
 
 from schemas.records import (
+    DEFAULT_BAND_KEY,
     RECORD_TYPES,
+    BandProvenance,
     DeadLetter,
     Detection,
     DetectionResult,
@@ -21,7 +23,9 @@ from schemas.records import (
 )
 
 __all__ = [
+    "DEFAULT_BAND_KEY",
     "RECORD_TYPES",
+    "BandProvenance",
     "DeadLetter",
     "Detection",
     "DetectionResult",

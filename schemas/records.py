@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION: Literal[1] = 1
 INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1  # what the tables' int and long columns hold
@@ -17,6 +17,9 @@ Tier = Literal["detector", VlmTier]
 OpinionOutcome = Literal["answered", "unparseable", "failed"]
 Decision = Literal["roadwork", "clear", "escalate"]
 LabelOrigin = Literal["human", "dataset", "import"]  # a person, a labelled dataset, another system's labels
+BandOrigin = Literal["adaptive", "applied"]  # moved by the Flink job, or applied by a person (`tune --apply`)
+BandScope = Literal["source", "default"]  # one source's band, or the band of every source without one
+DEFAULT_BAND_KEY = "_default"  # the key (and source_id) of the `default` band's record on `thresholds.v1`
 
 
 def utcnow() -> datetime:
@@ -149,13 +152,37 @@ class SourceState(Record):
     updated_at: AwareDatetime
 
 
+class BandProvenance(Contract):
+    """Where an applied band comes from: what chose it, on what, and the figures it predicted."""
+
+    chosen_by: str = Field(min_length=1, max_length=256, description="e.g. `roadwatch tune`")
+    applied_by: str = Field(min_length=1, max_length=256)
+    target: dict[str, float] = Field(default_factory=dict, description="e.g. max_escalation: 0.1")
+    labelled_events: int = Field(ge=0, le=INT64_MAX)
+    predicted: dict[str, float] = Field(default_factory=dict, description="escalation_rate, mcc, ...")
+    interval_95: dict[str, list[float]] = Field(default_factory=dict, description="their bootstrap intervals")
+
+
 class Thresholds(Record):
-    """Per-source escalation band (compacted topic, key = source_id)."""
+    """Per-source escalation band (compacted topic, key = source_id). An `applied` band is the Flink job's
+    new starting point; its adaptive moves stay within `drift` of it (below `low - drift` or above
+    `high + drift` never, nor narrower than `low + drift` .. `high - drift`). A `default` band (key and
+    source_id `DEFAULT_BAND_KEY`) holds for every source without a band of its own."""
 
     low: float = Field(ge=0.0, le=1.0)
     high: float = Field(ge=0.0, le=1.0)
     evidence: int = Field(ge=0)
     updated_at: AwareDatetime
+    origin: BandOrigin = "adaptive"
+    scope: BandScope = "source"
+    drift: float | None = Field(default=None, ge=0.0, le=1.0, description="applied: how far it may move")
+    provenance: BandProvenance | None = None
+
+    @model_validator(mode="after")
+    def _default_key(self) -> Thresholds:
+        if (self.scope == "default") != (self.source_id == DEFAULT_BAND_KEY):
+            raise ValueError(f"a default band, and only it, has source_id {DEFAULT_BAND_KEY!r}")
+        return self
 
 
 class Label(Record):

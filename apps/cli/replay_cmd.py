@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from tqdm import tqdm
 
@@ -58,24 +57,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_replay)
 
 
-def production_policy(**overrides: Any) -> Any:
-    """The configured accept levels and detection-only midpoint, with `overrides` (a `Policy`)."""
-    from roadwatch.analytics.replay import Policy
-    from services.vlm_tier.settings import tier_settings
-
-    accept: dict[str, float] = {t: tier_settings(t).ladder().accept for t in VLM_TIERS[:-1]}
-    midpoint = tier_settings(VLM_TIERS[0]).detector_midpoint
-    given = dict(overrides.pop("accept", {}))
-    return Policy(accept=accept | given, detector_midpoint=midpoint, **overrides)
-
-
 def _replay(args: argparse.Namespace) -> int:
-    from roadwatch.analytics import stored
+    from apps.tuning import production_policy, stored_events
     from roadwatch.analytics.replay import figures, replay
     from roadwatch.analytics.settings import QuerySettings
     from roadwatch.analytics.tables import Tables
     from roadwatch.errors import ConfigError
-    from services.detector.settings import DetectorSettings
 
     try:
         policy = production_policy(
@@ -83,9 +70,8 @@ def _replay(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    default = DetectorSettings().band()
     with tqdm(total=2, unit="step", desc="replay", file=sys.stderr) as bar:
-        events = stored.load(Tables.open(), (default.low, default.high), since=args.since, source=args.source)
+        events = stored_events(Tables.open(), since=args.since, source=args.source)
         bar.update()
         result = figures(events, replay(events, policy), QuerySettings().tier_cost)
         bar.update()

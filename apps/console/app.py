@@ -27,6 +27,7 @@ from apps.console.images import rendition
 from apps.console.live import LiveFeed, sse
 from apps.console.overview import overview
 from apps.console.settings import ConsoleSettings
+from apps.console.tuning import tuning
 from roadwatch.analytics import browse
 from roadwatch.analytics.queries import Rows, run_query
 from roadwatch.analytics.settings import parse_since
@@ -97,6 +98,12 @@ def create_app(
     def api_tiers(since: str | None = None) -> Rows:
         """Per tier: calls, outcomes, latency p50/p95 and a cost estimate (`query tiers`)."""
         return run_query("tiers", since=_since(since), tables=tables)
+
+    @app.get("/api/tuning", tags=["api"])
+    def api_tuning(since: str | None = None) -> dict[str, Any]:
+        """The cost-vs-MCC Pareto front of the tune grid over the labelled events (`tune`'s `pareto`)."""
+        found = tuning(tables, _since(since))
+        return {"labelled": found["labelled"], "front": found["front"]}
 
     @app.get("/api/sources", tags=["api"])
     def api_sources() -> Rows:
@@ -206,6 +213,10 @@ def create_app(
             health=[probe(name, port) for name, port in METRICS_PORTS.items()],
             **overview(tables, when),
         )
+
+    @app.get("/tuning", response_class=HTMLResponse, include_in_schema=False)
+    def tuning_page(request: Request, since: str | None = None) -> HTMLResponse:
+        return page(request, "tuning.html", since=since or "", tuning=tuning(tables, _since(since)))
 
     @app.get("/cameras", response_class=HTMLResponse, include_in_schema=False)
     def cameras(request: Request) -> HTMLResponse:

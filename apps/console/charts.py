@@ -119,3 +119,42 @@ def sparkline(values: Sequence[float], low: float | None = None, high: float | N
         f'<svg class="spark" viewBox="0 0 {w} {h}" width="{w}" height="{h}">{edges}'
         f'<polyline points="{points}"></polyline></svg>'
     )
+
+
+def pareto(points: Sequence[tuple[float, float, str]], front: Sequence[tuple[float, float, str]]) -> str:
+    """Cost (x) against MCC (y): every candidate as a faint dot, the Pareto front joined by a line, each
+    dot titled with its name (a band), with both axes' ranges labelled."""
+    if not points:
+        return '<p class="empty">no labelled events yet</p>'
+    top_x = max(p[0] for p in points) or 1.0
+    low_y = min(0.0, min(p[1] for p in points))
+    plot_w, plot_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+
+    def xy(cost: float, mcc: float) -> tuple[float, float]:
+        return PAD + plot_w * cost / top_x, HEIGHT - PAD - plot_h * (mcc - low_y) / ((1.0 - low_y) or 1.0)
+
+    out = [f'<svg class="chart pareto" viewBox="0 0 {WIDTH} {HEIGHT}" role="img">']
+    for cost, mcc, name in points:
+        x, y = xy(cost, mcc)
+        out.append(
+            f'<circle class="candidate" cx="{x:.1f}" cy="{y:.1f}" r="2">'
+            f"<title>{escape(name)}: cost {cost:.3f}, MCC {mcc:.3f}</title></circle>"
+        )
+    line = " ".join("{:.1f},{:.1f}".format(*xy(c, m)) for c, m, _ in front)
+    out.append(f'<polyline class="front" points="{line}"></polyline>')
+    for cost, mcc, name in front:
+        x, y = xy(cost, mcc)
+        out.append(
+            f'<circle class="front" cx="{x:.1f}" cy="{y:.1f}" r="4">'
+            f"<title>{escape(name)}: cost {cost:.3f}, MCC {mcc:.3f}</title></circle>"
+        )
+    out.append(f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}"></line>')
+    out.append(f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{HEIGHT - PAD}"></line>')
+    out.append(f'<text x="{PAD}" y="{HEIGHT - PAD + 16}">0</text>')
+    out.append(
+        f'<text x="{WIDTH - PAD}" y="{HEIGHT - PAD + 16}" text-anchor="end">{top_x:.2f}</text>'
+        f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT - 4}" text-anchor="middle">tier cost per event</text>'
+        f'<text x="2" y="{PAD - 4}">MCC 1</text>'
+        f'<text x="2" y="{HEIGHT - PAD}">{low_y:.1f}</text></svg>'
+    )
+    return "".join(out)

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from roadwatch.errors import ConfigError
+from roadwatch.kafka.topics import THRESHOLDS
 from roadwatch.settings import ComponentSettings
 from schemas.records import VLM_TIERS
 
@@ -22,6 +23,11 @@ class QuerySettings(ComponentSettings):
     tier_cost: dict[str, float] = Field(
         default_factory=lambda: {"fast": 1.0, "power": 4.0, "precision": 16.0}
     )
+
+    thresholds_topic: str = THRESHOLDS  # where `tune --apply` publishes its bands
+    # how far the Flink job may move an applied band's edges (None: within its own bounds, stretched)
+    applied_drift: float | None = Field(0.05, ge=0.0, le=1.0)
+    delivery_timeout_s: float = Field(30.0, gt=0)
 
     @field_validator("tier_cost")
     @classmethod

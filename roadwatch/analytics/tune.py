@@ -94,6 +94,37 @@ def grid(step: float) -> list[tuple[float, float]]:
     return [(lo, hi) for i, lo in enumerate(points) for hi in points[i:]]
 
 
+@dataclass(frozen=True)
+class Point:
+    """One band of the grid and its figures on the labelled events."""
+
+    low: float
+    high: float
+    figures: dict[str, float]
+
+
+def scan(labelled: Stored, base: Policy, cost: Mapping[str, float], *, step: float = 0.05) -> list[Point]:
+    """Every band of a grid of `step`, replayed over `labelled`."""
+    return [
+        Point(lo, hi, _figures(_per_event(labelled, replay(labelled, _banded(base, lo, hi)), cost)))
+        for lo, hi in grid(step)
+    ]
+
+
+def pareto(points: list[Point], max_unknown: float = 0.0) -> list[Point]:
+    """The bands no other beats on both cost per event (lower) and MCC (higher), among those whose
+    unknown share is at most `max_unknown`; cheapest first."""
+    known = sorted(
+        (p for p in points if p.figures["unknown_rate"] <= max_unknown),
+        key=lambda p: (p.figures["cost_per_event"], -p.figures["mcc"]),
+    )
+    front: list[Point] = []
+    for p in known:
+        if not front or p.figures["mcc"] > front[-1].figures["mcc"]:
+            front.append(p)
+    return front
+
+
 def choose(
     labelled: Stored,
     base: Policy,
@@ -103,19 +134,22 @@ def choose(
     step: float = 0.05,
     rounds: int = 200,
     seed: int = 0,
+    points: list[Point] | None = None,
 ) -> Choice | None:
     """The band of least cost per event meeting `target` on `labelled` (events with a label), with its
-    figures and their bootstrap intervals (`rounds` resamples); None when no band of the grid meets it."""
-    best: tuple[float, float, tuple[float, float], dict[str, np.ndarray]] | None = None
-    for lo, hi in grid(step):
-        e = _per_event(labelled, replay(labelled, dataclasses.replace(base, low=lo, high=hi, bands={})), cost)
-        f = _figures(e)
-        if _meets(f, target) and (best is None or (f["cost_per_event"], -f["mcc"]) < best[:2]):
-            best = (f["cost_per_event"], -f["mcc"], (lo, hi), e)
-    if best is None:
+    figures and their bootstrap intervals (`rounds` resamples); None when no band of the grid meets it.
+    `points`: the grid already scanned (`scan`) over the same events."""
+    grid_points = points if points is not None else scan(labelled, base, cost, step=step)
+    feasible = [p for p in grid_points if _meets(p.figures, target)]
+    if not feasible:
         return None
-    _, _, (lo, hi), e = best
-    return Choice(lo, hi, len(labelled), _round(_figures(e)), _bootstrap(e, rounds, seed))
+    best = min(feasible, key=lambda p: (p.figures["cost_per_event"], -p.figures["mcc"]))
+    e = _per_event(labelled, replay(labelled, _banded(base, best.low, best.high)), cost)
+    return Choice(best.low, best.high, len(labelled), _round(best.figures), _bootstrap(e, rounds, seed))
+
+
+def _banded(base: Policy, low: float, high: float) -> Policy:
+    return dataclasses.replace(base, low=low, high=high, bands={})
 
 
 def _bootstrap(e: dict[str, np.ndarray], rounds: int, seed: int) -> dict[str, tuple[float, float]]:

@@ -4,9 +4,11 @@ flush in short steps, so that what a callback raised (a refused login) surfaces 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import KafkaError, Message, Producer
+
+from roadwatch.errors import StackError
 
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
@@ -40,3 +42,26 @@ def flush(producer: Producer, timeout_s: float) -> int:
     while remaining and time.monotonic() < deadline:
         remaining = producer.flush(min(1.0, max(deadline - time.monotonic(), 0.0)))
     return remaining
+
+
+def deliver(producer: Producer, topic: str, records: Iterable[tuple[bytes, bytes]], timeout_s: float) -> int:
+    """Send (key, value) `records` to `topic` and wait until each is acknowledged; how many were sent.
+
+    Raises:
+        StackError: a record was refused or not delivered within `timeout_s`.
+    """
+    errors: list[KafkaError] = []
+
+    def delivered(err: KafkaError | None, _: Message) -> None:
+        if err is not None:
+            errors.append(err)
+
+    sent = 0
+    for key, value in records:
+        send(producer, topic, key, value, delivered)
+        sent += 1
+    left = flush(producer, timeout_s)
+    if left or errors:
+        first = f": {errors[0].str()}" if errors else ""
+        raise StackError(f"{left + len(errors)} of {sent} records not delivered to {topic}{first}")
+    return sent

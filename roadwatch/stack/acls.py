@@ -94,8 +94,8 @@ NEEDS: dict[str, Needs] = {
         groups=("roadwatch-sink",),
     ),
     "flink": Needs(
-        reads=(DETECTIONS, VERDICTS),
-        writes=(SOURCE_STATE, THRESHOLDS, dlq(DETECTIONS), dlq(VERDICTS)),
+        reads=(DETECTIONS, VERDICTS, THRESHOLDS),  # THRESHOLDS: the bands `tune --apply` publishes
+        writes=(SOURCE_STATE, THRESHOLDS, dlq(DETECTIONS), dlq(VERDICTS), dlq(THRESHOLDS)),
         groups=("roadwatch-flink",),
         transactional_prefix="roadwatch-flink-tx",  # Flink's KafkaSink appends -<subtask>-<checkpoint>
     ),

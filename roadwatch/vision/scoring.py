@@ -89,22 +89,64 @@ DEFAULT_BAND = Band(0.15, 0.45)
 DETECTION_ONLY_MIDPOINT = DEFAULT_BAND.midpoint
 
 
+@dataclass(frozen=True)
+class Applied:
+    """A band a person applied (`tune --apply`) and how far adaptive moves may take it (None: anywhere)."""
+
+    band: Band
+    drift: float | None = None
+
+    def bound(self, band: Band) -> Band:
+        """`band` moved into the bounds: low within `drift` of the applied low, high of the applied high."""
+        if self.drift is None:
+            return band
+        d, a = self.drift, self.band
+        low = min(max(band.low, a.low - d, 0.0), a.low + d)
+        high = max(min(band.high, a.high + d, 1.0), a.high - d)
+        return Band(round(low, 6), round(max(high, low), 6))
+
+
 class BandBook:
-    """Default band plus per-source overrides read from `thresholds.v1` (latest record per source wins)."""
+    """Default band plus per-source overrides read from `thresholds.v1` (latest record per source wins).
+
+    An applied band (the source's own, else the applied default) bounds the adaptive bands of its source
+    whenever they arrive: the Flink job keeps its moves within the drift, and the book holds them to it too
+    (the same answer whichever of the two records, on different partitions, is read first)."""
 
     def __init__(self, default: Band) -> None:
-        self.default = default
-        self._by_source: dict[str, Band] = {}
+        self.configured = default
+        self._adaptive: dict[str, Band] = {}
+        self._applied: dict[str, Applied] = {}
+        self._applied_default: Applied | None = None
+
+    @property
+    def default(self) -> Band:
+        """The band of a source without one of its own."""
+        return self._applied_default.band if self._applied_default else self.configured
 
     def update(self, source_id: str, band: Band | None) -> None:
-        """Set a source's band; None (a tombstone) returns it to the default."""
+        """Set a source's adaptive band; None (a tombstone) returns it to the default (applied or not)."""
         if band is None:
-            self._by_source.pop(source_id, None)
+            self._adaptive.pop(source_id, None)
+            self._applied.pop(source_id, None)
         else:
-            self._by_source[source_id] = band
+            self._adaptive[source_id] = band
+
+    def apply(self, source_id: str, applied: Applied) -> None:
+        """A source's applied band: its band from now on, and the bounds of the adaptive moves after it."""
+        self._applied[source_id] = applied
+        self._adaptive.pop(source_id, None)
+
+    def apply_default(self, applied: Applied | None) -> None:
+        """The band of every source without one of its own (None: back to the configured default)."""
+        self._applied_default = applied
 
     def for_source(self, source_id: str) -> Band:
-        return self._by_source.get(source_id, self.default)
+        applied = self._applied.get(source_id, self._applied_default)
+        adaptive = self._adaptive.get(source_id)
+        if adaptive is None:
+            return applied.band if applied else self.configured
+        return applied.bound(adaptive) if applied else adaptive
 
     def __len__(self) -> int:
-        return len(self._by_source)
+        return len(self._adaptive.keys() | self._applied.keys())

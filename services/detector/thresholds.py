@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
@@ -20,8 +21,8 @@ from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.produce import send
 from roadwatch.kafka.txloop import dead_letter_output, raw
 from roadwatch.settings import KafkaSettings
-from roadwatch.vision.scoring import Band, BandBook
-from schemas import Thresholds
+from roadwatch.vision.scoring import Applied, Band, BandBook
+from schemas import DEFAULT_BAND_KEY, Thresholds
 from schemas.records import SOURCE_ID
 
 log = logging.getLogger(__name__)
@@ -86,14 +87,14 @@ class ThresholdsReader:
         applied, lettered = 0, dict[int, int]()
         for msg in records(self._consumer.consume(max_records, timeout_s), SERVICE):
             try:
-                source, band = _band_of(msg.key(), msg.value())
+                update = _update_of(msg.key(), msg.value())
             except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
                 record = raw(msg)
                 if record.offset >= self._lettered.get(record.partition, 0):  # else written before
                     self._dead_letter(record, exc)
                     lettered[record.partition] = record.offset + 1
                 continue
-            self._book.update(source, band)
+            update.to(self._book)
             applied += 1
         if lettered:
             self._remember(lettered)
@@ -143,21 +144,45 @@ def _committed(
         wait = min(2.0, wait * 2)
 
 
-def _band_of(key: bytes | None, value: bytes | None) -> tuple[str, Band | None]:
-    """(source, its band) of one record; a tombstone (no value) returns the source to the default band.
+@dataclass(frozen=True)
+class Update:
+    """What one record does to the BandBook: a source's adaptive or applied band, the applied default, or
+    (band None, a tombstone) a return to the default."""
+
+    source_id: str
+    band: Band | None
+    applied: bool = False
+    drift: float | None = None
+
+    def to(self, book: BandBook) -> None:
+        applied = Applied(self.band, self.drift) if self.band is not None and self.applied else None
+        if self.source_id == DEFAULT_BAND_KEY:
+            book.apply_default(applied)
+        elif applied is not None:
+            book.apply(self.source_id, applied)
+        else:
+            book.update(self.source_id, self.band)
+
+
+def _update_of(key: bytes | None, value: bytes | None) -> Update:
+    """The update one record makes; a tombstone (no value) returns the source to the default band (the
+    default's own tombstone, to the configured default).
 
     Raises:
         InvalidInputError: `bad_key` (a tombstone whose key names no source), `undecodable`,
-            `schema_invalid` (also an impossible band), `key_mismatch`.
+            `schema_invalid` (also an impossible band, or a default band that is not applied),
+            `key_mismatch`.
     """
     if value is None:
         source = key.decode("utf-8", "replace") if key else ""
         if not key or not SOURCE_ID.fullmatch(source):
             shown = (key or b"")[:64]
             raise InvalidInputError("bad_key", f"a tombstone's key must be a source_id, got {shown!r}")
-        return source, None
+        return Update(source, None)
     t = decode_keyed(Thresholds, key, value)
+    if t.scope == "default" and t.origin != "applied":
+        raise InvalidInputError("schema_invalid", "a default band is applied, never adaptive")
     try:
-        return t.source_id, Band(t.low, t.high)
+        return Update(t.source_id, Band(t.low, t.high), t.origin == "applied", t.drift)
     except ValueError as exc:  # Band checks 0 <= low <= high <= 1
         raise InvalidInputError("schema_invalid", str(exc)) from exc

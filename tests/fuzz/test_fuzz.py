@@ -42,7 +42,7 @@ from roadwatch.images.inspect import ImageLimits, decode_rgb, inspect_image
 from roadwatch.kafka.codec import decode, decode_keyed, encode
 from roadwatch.kafka.deadletter import RawRecord, dead_letter
 from schemas.records import RECORD_TYPES, DeadLetter
-from services.detector.thresholds import _band_of
+from services.detector.thresholds import _update_of
 from services.sink.convert import MODELS
 from tests.fuzz import _sink_worker
 
@@ -610,12 +610,12 @@ THRESHOLD_VALUES = st.one_of(
 
 @examples(300)
 @given(value=THRESHOLD_VALUES, choice=KEY_CHOICES)
-def test_band_of_raises_only_invalid_input(value: bytes | None, choice: Any) -> None:
+def test_update_of_raises_only_invalid_input(value: bytes | None, choice: Any) -> None:
     key = key_for(choice, value)
-    band = expect_invalid(lambda: _band_of(key, value), BAND_REASONS)
-    if band is not None:
-        source, b = band
-        assert key == source.encode()
+    update = expect_invalid(lambda: _update_of(key, value), BAND_REASONS)
+    if update is not None:
+        assert key == update.source_id.encode()
+        b = update.band
         assert b is None if value is None else 0.0 <= b.low <= b.high <= 1.0
 
 
@@ -791,7 +791,7 @@ def test_single_field_edges_raise_only_invalid_input() -> None:
         expect_invalid(lambda: decode(model, value), DECODE_REASONS)  # noqa: B023 - called at once
         expect_invalid(lambda: decode_keyed(model, b"cam-1", value), KEYED_REASONS)  # noqa: B023
         if name == "Thresholds":
-            expect_invalid(lambda: _band_of(b"cam-1", value), BAND_REASONS)  # noqa: B023
+            expect_invalid(lambda: _update_of(b"cam-1", value), BAND_REASONS)  # noqa: B023
         if name in ("DetectionResult", "Verdict"):
             kind = "detection" if name == "DetectionResult" else "verdict"
             with contextlib.suppress(pydantic.ValidationError):

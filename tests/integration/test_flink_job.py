@@ -5,6 +5,7 @@ import base64
 import os
 import subprocess
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,17 @@ from services.detector.thresholds import ThresholdsReader
 from tests.factories import verdict
 from tests.helpers import read_committed, wait_for
 
+APPLIED = Thresholds(
+    event_id="applied:cam-anchored:1",
+    source_id="cam-anchored",
+    captured_at=datetime(2026, 1, 1, tzinfo=UTC),
+    low=0.3,
+    high=0.5,
+    evidence=0,
+    updated_at=datetime(2026, 1, 1, tzinfo=UTC),
+    origin="applied",
+    drift=0.05,
+)
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.flink,
@@ -33,7 +45,10 @@ def test_scripted_sources_give_alerts_and_bands(
 ) -> None:
     t = {n: topic_factory(n) for n in ("detections", "verdicts", "state")}
     t["thresholds"] = topic_factory("thresholds", config={"cleanup.policy": "compact"})
-    ensure_topics(kafka.client_config(), [TopicSpec(f"{t[n]}.dlq", 3) for n in ("detections", "verdicts")])
+    ensure_topics(
+        kafka.client_config(),
+        [TopicSpec(f"{t[n]}.dlq", 3) for n in ("detections", "verdicts", "thresholds")],
+    )
     producer = producer_factory()
     script = (
         [
@@ -57,6 +72,8 @@ def test_scripted_sources_give_alerts_and_bands(
     )
     for v in script:
         producer.produce(t["verdicts"], key=v.source_id.encode(), value=v.model_dump_json().encode())
+    # `tune --apply`'s band for cam-anchored: the job's moves for it stay within 0.05 of 0.3-0.5
+    producer.produce(t["thresholds"], key=b"cam-anchored", value=APPLIED.model_dump_json().encode())
     producer.produce(t["verdicts"], key=b"cam-x", value=b'{"broken": ')
     producer.produce(t["verdicts"], key=b"cam-x", value=None)  # a tombstone: a dead letter, not a failed task
     # keys are source ids everywhere: a record under another source's key is refused, not folded into it
@@ -86,6 +103,11 @@ def test_scripted_sources_give_alerts_and_bands(
         )
     try:
 
+        def adaptive() -> list[Thresholds]:
+            records = read_committed(kafka.bootstrap_servers, t["thresholds"], idle_s=0.5)
+            bands = [Thresholds.model_validate_json(m.value()) for m in records]
+            return [b for b in bands if b.origin == "adaptive"]
+
         def states() -> list[SourceState]:
             return [
                 SourceState.model_validate_json(m.value())
@@ -100,6 +122,16 @@ def test_scripted_sources_give_alerts_and_bands(
             240,
             "source-state records for the three sources",
         )
+        # produced once the job reads every topic, so the applied band is folded before them
+        for i in range(12):
+            v = verdict(100 + i, source="cam-anchored", roadwork=True, detector_score=0.05)
+            producer.produce(t["verdicts"], key=b"cam-anchored", value=v.model_dump_json().encode())
+        producer.flush(10)
+        wait_for(
+            lambda: any(b.source_id == "cam-anchored" for b in adaptive()),
+            120,
+            "an adaptive band for cam-anchored",
+        )
         wait_for(
             lambda: len(read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq", idle_s=0.5)) >= 2,
             60,
@@ -112,6 +144,7 @@ def test_scripted_sources_give_alerts_and_bands(
     final = states()
     alerts = [(s.source_id, s.alert) for s in final if s.alert]
     assert sorted(alerts) == [
+        ("cam-anchored", "roadwork_started"),
         ("cam-disagree", "roadwork_started"),
         ("cam-on", "roadwork_started"),
     ]  # once each
@@ -130,12 +163,12 @@ def test_scripted_sources_give_alerts_and_bands(
     assert refused.event_id == mis_keyed.event_id  # the record's own id: one dead letter per record
     assert all(base64.b64decode(d.original_key_b64 or "") == b"cam-x" for d in letters)  # replayable as sent
     assert last["cam-disagree"].disagreement_rate > 0.5
-    bands = [
-        Thresholds.model_validate_json(m.value())
-        for m in read_committed(kafka.bootstrap_servers, t["thresholds"])
-    ]
-    assert bands and {b.source_id for b in bands} == {"cam-disagree"}
+    bands = [b for b in adaptive() if b.source_id == "cam-disagree"]
+    assert bands and {b.source_id for b in adaptive()} == {"cam-disagree", "cam-anchored"}
     assert all(0.05 <= b.low < 0.15 and 0.45 < b.high <= 0.8 for b in bands)  # widened, within bounds
+    anchored = [b for b in adaptive() if b.source_id == "cam-anchored"]
+    # widened from the applied band, not from the configured one, and held within its drift
+    assert all(0.25 <= b.low < 0.3 and 0.5 < b.high <= 0.55 for b in anchored), anchored
 
     book = BandBook(DEFAULT_BAND)
     ThresholdsReader.start(kafka, t["thresholds"], book).close()  # caught up to the end on start

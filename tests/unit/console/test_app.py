@@ -167,3 +167,18 @@ def test_the_event_page_shows_the_newest_label_and_the_history(filled: Filled) -
     page = TestClient(create_app(settings, filled.tables, None)).get(f"/events/{v.event_id}").text
     assert "the verdict is wrong" in page
     assert page.count("<td>test</td>") == 2  # both labels in the history
+
+
+def test_the_tuning_page_draws_the_front_of_the_labelled_events(filled: Filled) -> None:
+    settings = ConsoleSettings(allowed_file_roots=[filled.images], live=False)
+    app = TestClient(create_app(settings, filled.tables, None))
+    assert app.get("/api/tuning").json() == {"labelled": 0, "front": []}
+    assert "no labelled events yet" in app.get("/tuning").text
+    pairs = zip(filled.verdicts, filled.detections, strict=True)
+    write(filled.tables, "labels", [new_label(v, d.image_sha256, v.roadwork, 1) for v, d in pairs])
+    found = app.get("/api/tuning").json()
+    assert found["labelled"] == len(filled.verdicts) and found["front"]
+    costs = [p["cost_per_event"] for p in found["front"]]
+    assert costs == sorted(costs)
+    page = app.get("/tuning").text
+    assert 'class="chart pareto"' in page and page.count("<tr><td>") == len(found["front"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from apps.console.charts import bars, bucket, over_time, sparkline
+from apps.console.charts import bars, bucket, over_time, pareto, sparkline
 
 T0 = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 
@@ -40,3 +40,14 @@ def test_labels_are_escaped() -> None:
 def test_sparkline_marks_the_band() -> None:
     assert sparkline([]) == ""
     assert sparkline([0.1, 0.9], 0.2, 0.6).count('class="edge"') == 2
+
+
+def test_the_pareto_chart_draws_every_candidate_and_joins_the_front() -> None:
+    points = [(0.0, 0.2, "0.50 to 0.50"), (1.0, 0.6, "<b>"), (2.0, 0.5, "c"), (3.0, 0.9, "d")]
+    front = [points[0], points[1], points[3]]
+    svg = pareto(points, front)
+    assert svg.count('class="candidate"') == 4 and svg.count('<circle class="front"') == 3
+    assert len(re.search(r'<polyline class="front" points="([^"]*)"', svg).group(1).split()) == 3  # type: ignore[union-attr]
+    assert "<b>" not in svg and "&lt;b&gt;" in svg
+    assert "tier cost per event" in svg and "3.00" in svg
+    assert "no labelled events" in pareto([], [])

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from roadwatch.errors import StackError
 from roadwatch.vision.scoring import DEFAULT_BAND, Band, BandBook
-from schemas import DeadLetter, Thresholds
+from schemas import DEFAULT_BAND_KEY, DeadLetter, Thresholds
 from services.detector.thresholds import ThresholdsReader
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -87,7 +87,7 @@ class FakeProducer:
         return self.undelivered
 
 
-def band(source: str, low: float, high: float) -> bytes:
+def band(source: str, low: float, high: float, **applied: Any) -> bytes:
     t = Thresholds(
         event_id=f"b-{source}",
         source_id=source,
@@ -96,8 +96,14 @@ def band(source: str, low: float, high: float) -> bytes:
         high=high,
         evidence=5,
         updated_at=T0,
+        **applied,
     )
     return t.model_dump_json().encode()
+
+
+def applied(source: str, low: float, high: float, drift: float) -> bytes:
+    scope = "default" if source == DEFAULT_BAND_KEY else "source"
+    return band(source, low, high, origin="applied", scope=scope, drift=drift)
 
 
 def reader(
@@ -176,3 +182,54 @@ def test_the_committed_offsets_are_asked_again_while_the_coordinator_moves() -> 
     )  # type: ignore[arg-type]
     assert consumer.moving == 0
     assert r.poll() == 0  # offset 0 was dead-lettered before: not again
+
+
+def test_an_applied_default_holds_for_new_sources_and_bounds_adaptive_bands_in_any_order() -> None:
+    r, book = reader(
+        [
+            FakeMessage(b"cam-1", band("cam-1", 0.1, 0.6), 0),  # adaptive, read before the default
+            FakeMessage(DEFAULT_BAND_KEY.encode(), applied(DEFAULT_BAND_KEY, 0.3, 0.9, 0.05), 1),
+            FakeMessage(b"cam-2", band("cam-2", 0.32, 0.88), 2),  # within the drift: as published
+        ],
+        FakeProducer(),
+    )
+    assert r.poll() == 3
+    assert book.default == Band(0.3, 0.9) and book.for_source("new-cam") == Band(0.3, 0.9)
+    assert book.for_source("cam-1") == Band(0.25, 0.85)  # held to 0.3 +- 0.05 and 0.9 +- 0.05
+    assert book.for_source("cam-2") == Band(0.32, 0.88)
+
+
+def test_a_source_applied_band_is_its_start_and_its_tombstones_reset_each_scope() -> None:
+    r, book = reader(
+        [
+            FakeMessage(b"cam-1", band("cam-1", 0.1, 0.6), 0),
+            FakeMessage(b"cam-1", applied("cam-1", 0.2, 0.7, 0.0), 1),
+            FakeMessage(DEFAULT_BAND_KEY.encode(), applied(DEFAULT_BAND_KEY, 0.3, 0.9, 0.0), 2),
+        ],
+        FakeProducer(),
+    )
+    assert r.poll() == 3
+    assert book.for_source("cam-1") == Band(0.2, 0.7)  # its own applied band, not the default's
+    r._consumer.pending = [  # type: ignore[attr-defined]
+        FakeMessage(b"cam-1", band("cam-1", 0.05, 0.95), 3),  # drift 0: the applied band holds
+        FakeMessage(DEFAULT_BAND_KEY.encode(), None, 4),
+    ]
+    assert r.poll() == 2
+    assert book.for_source("cam-1") == Band(0.2, 0.7) and book.default == DEFAULT_BAND
+    r._consumer.pending = [FakeMessage(b"cam-1", None, 5)]  # type: ignore[attr-defined]
+    assert r.poll() == 1 and book.for_source("cam-1") == DEFAULT_BAND
+
+
+def test_an_adaptive_default_band_is_a_dead_letter() -> None:
+    producer = FakeProducer()
+    adaptive = band(DEFAULT_BAND_KEY, 0.3, 0.9, scope="default")
+    r, book = reader([FakeMessage(DEFAULT_BAND_KEY.encode(), adaptive, 0)], producer)
+    assert r.poll() == 0 and book.default == DEFAULT_BAND
+    assert DeadLetter.model_validate_json(producer.sent[0][2]).reason == "schema_invalid"
+
+
+def test_a_default_band_needs_the_default_key() -> None:
+    with pytest.raises(ValueError, match="default band"):
+        band("cam-1", 0.3, 0.9, origin="applied", scope="default")
+    with pytest.raises(ValueError, match="default band"):
+        band(DEFAULT_BAND_KEY, 0.3, 0.9)

@@ -1,8 +1,8 @@
 import pickle
 from datetime import UTC, datetime, timedelta
 
-from flink_jobs.records import render, to_event
-from flink_jobs.state_machine import BandsOut, Config, Event, State, StateOut, step
+from flink_jobs.records import render, to_applied, to_event
+from flink_jobs.state_machine import Anchor, BandsOut, Config, Event, State, StateOut, step
 from schemas import SourceState, Thresholds
 from tests.factories import detection_result, verdict
 
@@ -125,3 +125,55 @@ def test_outputs_for_the_detection_and_the_verdict_of_one_image_have_distinct_id
         if isinstance(out, StateOut)
     ]
     assert len(ids) == 2 and len(set(ids)) == 2
+
+
+def applied(low: float, high: float, drift: float | None, i: int = 0) -> Event:
+    return Event("applied", f"a{i}", "cam-1", T0, applied=Anchor(low, high, drift))
+
+
+def test_an_applied_band_is_the_new_start_and_emits_nothing() -> None:
+    state, outs = run([v(0, True, decided_by="fast", score=0.9), applied(0.3, 0.9, 0.05)])
+    assert (state.low, state.high, state.evidence) == (0.3, 0.9, 0)
+    assert state.verdicts == 1 and not [o for o in outs if isinstance(o, BandsOut)]
+
+
+def test_moves_after_an_applied_band_stay_within_its_drift() -> None:
+    wide = [v(i, True, decided_by="fast", score=0.1) for i in range(1, 80)]
+    state, outs = run([applied(0.3, 0.9, 0.05), *wide])
+    bands = [o for o in outs if isinstance(o, BandsOut)]
+    assert bands and (state.low, state.high) == (0.25, 0.95)  # not CFG.low_min / high_max
+    narrow = [v(i, True, decided_by="fast", score=0.95) for i in range(100, 200)]
+    state, _ = run([applied(0.3, 0.9, 0.05), *narrow])
+    assert (state.low, state.high) == (0.35, 0.85)  # narrowed one drift, no further
+
+
+def test_an_applied_band_without_drift_moves_within_the_config_bounds() -> None:
+    seq = [applied(0.3, 0.9, None), *(v(i, True, decided_by="fast", score=0.1) for i in range(1, 80))]
+    state, _ = run(seq)
+    assert (state.low, state.high) == (CFG.low_min, 0.9)  # high_max (0.8) stretched to the band's
+
+
+def test_an_applied_band_is_never_late() -> None:
+    late = Event("applied", "a", "cam-1", T0 - timedelta(days=1), applied=Anchor(0.2, 0.4, 0.0))
+    state, _ = run([v(0, True), late])
+    assert (state.low, state.high, state.late) == (0.2, 0.4, 0)
+
+
+def test_thresholds_records_fold_only_when_applied() -> None:
+    def record(**extra: object) -> str:
+        return Thresholds(
+            event_id="t",
+            captured_at=T0,
+            low=0.2,
+            high=0.6,
+            evidence=0,
+            updated_at=T0,
+            **{"source_id": "cam-1", **extra},  # type: ignore[arg-type]
+        ).model_dump_json()
+
+    assert to_applied(record()) is None  # the job's own adaptive band
+    assert to_applied(None) is None
+    event = to_applied(record(origin="applied", drift=0.1))
+    assert event is not None and event.applied == Anchor(0.2, 0.6, 0.1)
+    # the applied default is the detector's to enforce: the job holds no state under `_default`
+    assert to_applied(record(origin="applied", scope="default", source_id="_default")) is None
