@@ -39,3 +39,17 @@ schemas: ## Regenerate schemas/json from the typed models
 	$(VENV)/python -m schemas.export
 
 .PHONY: help setup demo test test-engines test-unit test-slow test-cluster lint fmt schemas
+
+images: ## Docker images of the compose stack (engine, base, wheelhouse, jars; builds need no network)
+	./scripts/images.sh
+
+compose-up: images ## The compose stack on this host (host networking, 127.0.0.1:39xxx), healthy
+	./scripts/compose.sh up
+
+compose-down: ## Stop the compose stack (its volumes stay; ./scripts/compose.sh down --volumes wipes)
+	./scripts/compose.sh down
+
+test-docker: ## Images, the compose smoke test, the integration suite on testcontainers; skips without Docker
+	./scripts/test-docker.sh
+
+.PHONY: images compose-up compose-down test-docker

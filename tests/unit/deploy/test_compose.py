@@ -37,7 +37,7 @@ def test_every_service_has_an_image() -> None:
     assert {
         "kafka",
         "topic-init",
-        "minio",
+        "s3",
         "iceberg-rest",
         "flink-jobmanager",
         "flink-taskmanager",
