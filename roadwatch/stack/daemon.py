@@ -117,20 +117,24 @@ def stop_all(daemons: list[Daemon], timeout_s: float = 30.0) -> bool:
 
 
 def _zombie(pid: int) -> bool:
-    """Whether `pid` has exited but is not reaped yet (our own child after a SIGKILL)."""
-    _reap(pid)
+    """Whether `pid` has exited: reaped just now (our own child after a SIGKILL), or a zombie another
+    process has yet to reap."""
+    if _reap(pid):
+        return True
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
     except (FileNotFoundError, IndexError):
         return False
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status when the process is our own child (otherwise it is not ours to reap)."""
+def _reap(pid: int) -> bool:
+    """Collect the exit status when the process is our own child (otherwise it is not ours to reap);
+    whether it had exited and is gone now."""
     try:
-        os.waitpid(pid, os.WNOHANG)
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        return
+        return False
+    return reaped == pid
 
 
 def java() -> str:
