@@ -6,6 +6,7 @@ as several instances of one consumer group."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from apps.console.settings import ConsoleSettings
@@ -37,11 +38,36 @@ def _instances(
     return specs
 
 
+SHADOW_PORT = METRICS_PORTS["detector"] + 30  # the shadow detector's default (`DetectorSettings`)
+
+
+def shadow_variant(model: Path) -> str:
+    """The variant name of a shadow detector running `model`: its file name without the suffix."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", model.stem)[:64] or "shadow"
+
+
+def shadow_detector(model: Path, models_dir: Path, roots: str) -> ServiceSpec:
+    """A shadow detector running `model` beside production: its own group, variant-tagged detections only."""
+    env = {
+        "ROADWATCH_DETECTOR_SHADOW": shadow_variant(model),
+        "ROADWATCH_DETECTOR_MODELS": json.dumps([{"path": str(model)}]),
+        "ROADWATCH_DETECTOR_MODELS_DIR": str(models_dir),
+        "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": roots,
+        "ROADWATCH_DETECTOR_SHADOW_METRICS_PORT": str(SHADOW_PORT),
+    }
+    return ServiceSpec("detector-shadow", ["-m", "services.detector"], env, SHADOW_PORT)
+
+
 def local_services(
-    models_dir: Path, images: Path, flink_python: Path | None, instances: int = 1
+    models_dir: Path,
+    images: Path,
+    flink_python: Path | None,
+    instances: int = 1,
+    shadow_model: Path | None = None,
 ) -> list[ServiceSpec]:
     """Detector and the three tiers on the `local` backend (`instances` of each), the sink, the web
-    console, and the Flink job when `flink_python` names its env. Each listens on its own default metrics
+    console, the Flink job when `flink_python` names its env, and a shadow detector when `shadow_model`
+    names its model (a file under `models_dir`, or absolute). Each listens on its own default metrics
     port (`roadwatch.settings.METRICS_PORTS`; the console on its page port); the detector, the tiers and the
     console read image files only under `images` (their allow-lists deny everything else)."""
     roots = json.dumps([str(images.resolve())])
@@ -53,6 +79,8 @@ def local_services(
         METRICS_PORTS["detector"],
         instances,
     )
+    if shadow_model is not None:
+        specs.append(shadow_detector(shadow_model, models_dir, roots))
     for tier in VLM_TIERS:
         specs += _instances(
             f"vlm-{tier}",
@@ -80,8 +108,17 @@ def local_services(
     return specs
 
 
-def supervisor(models: Path, images: Path, *, with_flink: bool = True, instances: int = 1) -> Supervisor:
+def supervisor(
+    models: Path,
+    images: Path,
+    *,
+    with_flink: bool = True,
+    instances: int = 1,
+    shadow_model: Path | None = None,
+) -> Supervisor:
     """The pipeline's services, logging to `~/.roadwatch/logs/<name>.log`; `with_flink`: the Flink job as
-    one of them (the embedded profile: its stack has no Flink of its own)."""
-    services = local_services(models.resolve(), images, FLINK_PYTHON if with_flink else None, instances)
+    one of them (the embedded profile: its stack has no Flink of its own); `shadow_model`: a shadow detector
+    running that model beside production."""
+    flink = FLINK_PYTHON if with_flink else None
+    services = local_services(models.resolve(), images, flink, instances, shadow_model)
     return Supervisor(services, DEFAULT_HOME / "logs", ROOT)

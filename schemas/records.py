@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 SCHEMA_VERSION: Literal[1] = 1
 INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1  # what the tables' int and long columns hold
 SOURCE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")  # a camera / source id: also every record's key
+VARIANT = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")  # a shadow model's name (no `:`: it joins dedup keys)
 VlmTier = Literal["fast", "power", "precision"]
 VLM_TIERS: tuple[VlmTier, ...] = get_args(VlmTier)  # the ladder, bottom to top
 Tier = Literal["detector", VlmTier]
@@ -92,6 +93,9 @@ class DetectionResult(Record):
     decode_ms: float = Field(ge=0.0)
     inference_ms: float = Field(ge=0.0)
     detected_at: AwareDatetime
+    variant: str | None = Field(
+        default=None, pattern=VARIANT.pattern, description="the shadow model that made it; null: production"
+    )
 
 
 class TierOpinion(Contract):
@@ -135,6 +139,16 @@ class Verdict(Record):
     degraded: bool = False
     degraded_reason: str | None = None
     decided_at: AwareDatetime
+
+
+class ShadowOpinion(Record):
+    """What a shadow variant of a tier said about an escalation it was not asked to route: written beside
+    production, never a verdict nor an escalation."""
+
+    variant: str = Field(pattern=VARIANT.pattern)
+    image_sha256: str
+    opinion: TierOpinion
+    opined_at: AwareDatetime
 
 
 class SourceState(Record):
@@ -222,6 +236,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
     "DetectionResult": DetectionResult,
     "EscalationRequest": EscalationRequest,
     "Verdict": Verdict,
+    "ShadowOpinion": ShadowOpinion,
     "SourceState": SourceState,
     "Thresholds": Thresholds,
     "Label": Label,

@@ -50,6 +50,13 @@ def _list_of(fields: list[FieldDef]) -> Callable[[Iterator[int]], IcebergType]:
     return build
 
 
+def _struct_of(fields: list[FieldDef]) -> Callable[[Iterator[int]], IcebergType]:
+    def build(ids: Iterator[int]) -> IcebergType:
+        return StructType(*_struct(fields, ids))
+
+    return build
+
+
 def _strings(ids: Iterator[int]) -> IcebergType:
     return ListType(next(ids), StringType(), element_required=True)
 
@@ -93,20 +100,23 @@ _MODEL: list[FieldDef] = [
     ("weights_sha256", StringType(), True),
 ]
 
+_DETECTION_RESULT: list[FieldDef] = [
+    ("image_uri", StringType(), False),
+    ("image_sha256", StringType(), True),
+    ("detections", _list_of(_DETECTION), True),
+    ("roadwork_score", DoubleType(), True),
+    ("decision", StringType(), True),
+    ("band_low", DoubleType(), True),
+    ("band_high", DoubleType(), True),
+    ("models", _list_of(_MODEL), True),
+    ("decode_ms", DoubleType(), True),
+    ("inference_ms", DoubleType(), True),
+    ("detected_at", TimestamptzType(), True),
+    ("variant", StringType(), False),  # null here: production; set in `shadow_detections`
+]
+
 TABLE_FIELDS: dict[str, list[FieldDef]] = {
-    "detections": [
-        ("image_uri", StringType(), False),
-        ("image_sha256", StringType(), True),
-        ("detections", _list_of(_DETECTION), True),
-        ("roadwork_score", DoubleType(), True),
-        ("decision", StringType(), True),
-        ("band_low", DoubleType(), True),
-        ("band_high", DoubleType(), True),
-        ("models", _list_of(_MODEL), True),
-        ("decode_ms", DoubleType(), True),
-        ("inference_ms", DoubleType(), True),
-        ("detected_at", TimestamptzType(), True),
-    ],
+    "detections": _DETECTION_RESULT,
     "verdicts": [
         ("roadwork", BooleanType(), True),
         ("confidence", DoubleType(), True),
@@ -152,6 +162,14 @@ TABLE_FIELDS: dict[str, list[FieldDef]] = {
         ("labelled_by", StringType(), True),
         ("reference", StringType(), False),
         ("labelled_at", TimestamptzType(), True),
+    ],
+    # shadow variants' outputs (`roadwatch run detector|vlm --shadow NAME`), kept apart from production's
+    "shadow_detections": _DETECTION_RESULT,
+    "shadow_opinions": [
+        ("variant", StringType(), True),
+        ("image_sha256", StringType(), True),
+        ("opinion", _struct_of(_OPINION), True),
+        ("opined_at", TimestamptzType(), True),
     ],
 }
 

@@ -43,6 +43,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="detector and tier instances (default: 2 on the cluster profile, 1 on the embedded one)",
     )
+    p.add_argument(
+        "--shadow-model",
+        type=Path,
+        metavar="PATH",
+        help="also run a shadow detector with this model (under --models, or absolute); then see"
+        " `roadwatch query models --variant <file name without suffix>`",
+    )
     p.set_defaults(handler=_demo)
 
 
@@ -131,7 +138,13 @@ def _demo(args: argparse.Namespace) -> int:
     instances = args.instances or (2 if stack.profile == "cluster" else 1)
     was_up = stack.running()  # a stack the demo did not start, it leaves running
     kafka = stack.up()
-    sup = supervisor(args.models, args.data, with_flink=not stack.runs_flink, instances=instances)
+    sup = supervisor(
+        args.models,
+        args.data,
+        with_flink=not stack.runs_flink,
+        instances=instances,
+        shadow_model=args.shadow_model,
+    )
     try:
         sup.start()
         sup.wait_ready()

@@ -1,4 +1,4 @@
-"""`roadwatch query NAME [EVENT_ID] [--since ...] [--source ...] [--json|--csv]`."""
+"""`roadwatch query NAME [EVENT_ID] [--since ...] [--source ...] [--variant NAME] [--json|--csv]`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("event_id", nargs="?", help="for `why`: the event to trace")
     p.add_argument("--since", type=parse_since)
     p.add_argument("--source")
+    p.add_argument(
+        "--variant",
+        metavar="NAME",
+        help="for `models`: compare the shadow variant NAME ('*': every variant) with production on the same"
+        " events",
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="one JSON object (funnel) or array on the last line")
     fmt.add_argument("--csv", action="store_true")
@@ -28,7 +34,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _query(args: argparse.Namespace) -> int:
     from roadwatch.analytics.queries import run_query
 
-    rows = run_query(args.name, since=args.since, source=args.source, event_id=args.event_id)
+    rows = run_query(
+        args.name, since=args.since, source=args.source, event_id=args.event_id, variant=args.variant
+    )
     out = sys.stdout
     if args.json:
         payload: Any = rows[0] if args.name == "funnel" else rows

@@ -1,16 +1,24 @@
 """`roadwatch replay`: what the stored events would have cost and how right they would have been under
-other detector bands and tier accept levels (`roadwatch.analytics.replay`)."""
+other detector bands and tier accept levels (`roadwatch.analytics.replay`); `--dense` with dense
+evaluation's opinions, `--rerun` asking the real tiers about what no tier saw
+(`roadwatch.analytics.rerun`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from apps.cli.output import emit
 from roadwatch.analytics.settings import parse_since
 from schemas.records import VLM_TIERS
+
+if TYPE_CHECKING:
+    from roadwatch.analytics.replay import Policy
+    from roadwatch.analytics.tables import Tables
+    from schemas.evaluation import AskedBy
 
 
 def band_arg(value: str) -> tuple[str, tuple[float, float]]:
@@ -40,6 +48,11 @@ def accept_arg(value: str) -> tuple[str, float]:
 def add_policy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", type=parse_since, help="events captured since (ISO, or 30m / 6h / 7d)")
     p.add_argument("--source", help="only this source's events")
+    p.add_argument(
+        "--dense",
+        action="store_true",
+        help="fill in the tiers a verdict has no opinion of from dense evaluation (`eval --dense`)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 
 
@@ -52,6 +65,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--accept", type=accept_arg, action="append", default=[], help="a tier's accept level, TIER=LEVEL"
+    )
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="ask the real tiers about the events that would reach a tier that never saw them "
+        "(answers stored apart from production), then replay with their answers",
     )
     add_policy_options(p)
     p.set_defaults(handler=_replay)
@@ -70,10 +89,62 @@ def _replay(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    asked: tuple[AskedBy, ...] = ("dense",) if args.dense else ()
+    cost = QuerySettings().tier_cost
+    if args.rerun:
+        emit(_rerun(Tables.open(), policy, args, asked, cost), args.json)
+        return 0
     with tqdm(total=2, unit="step", desc="replay", file=sys.stderr) as bar:
-        events = stored_events(Tables.open(), since=args.since, source=args.source)
+        events = stored_events(Tables.open(), since=args.since, source=args.source, asked=asked)
         bar.update()
-        result = figures(events, replay(events, policy), QuerySettings().tier_cost)
+        result = figures(events, replay(events, policy), cost)
         bar.update()
     emit(result, args.json)
     return 0
+
+
+def _rerun(
+    tables: Tables,
+    policy: Policy,
+    args: argparse.Namespace,
+    asked: tuple[AskedBy, ...],
+    cost: dict[str, float],
+) -> dict[str, Any]:
+    """Replay with `--rerun`: the figures, and what was asked of which tier and answered."""
+    import pyarrow as pa
+
+    from apps.evaluation.asking import Tiers
+    from apps.evaluation.rerun import TierAsker
+    from apps.tuning import asked_opinions, stored_table
+    from roadwatch.analytics.opinions import OpinionStore
+    from roadwatch.analytics.replay import figures
+    from roadwatch.analytics.rerun import rerun
+    from schemas.records import VlmTier
+    from services.vlm_tier import service
+    from services.vlm_tier.settings import tier_settings
+
+    sources: tuple[AskedBy, ...] = (*asked, "rerun")
+    store = OpinionStore.open(tables.catalog, tables.namespace, "rerun")
+    tiers = Tiers(lambda t: service.build_pipeline(tier_settings(t)))
+    with tqdm(total=0, unit="img", desc="rerun", file=sys.stderr) as bar:
+        asker = TierAsker(tables, tiers, store, lambda: asked_opinions(tables, sources), bar.update)
+
+        def ask(tier: VlmTier, rows: pa.Table) -> int:
+            bar.total += rows.num_rows
+            bar.refresh()
+            return asker(tier, rows)
+
+        try:
+            done = rerun(lambda: stored_table(tables, args.since, args.source, sources), policy, ask)
+        finally:
+            tiers.close()
+    return figures(done.events, done.paths, cost) | {
+        "rerun": {
+            "asked": done.asked,
+            "answered": done.answered,
+            "missing": dict(asker.missing),
+            "rounds": done.rounds,
+            "run_id": asker.run_id,
+            "table": store.identifier,
+        }
+    }

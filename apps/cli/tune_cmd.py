@@ -17,6 +17,7 @@ from apps.cli.replay_cmd import add_policy_options
 if TYPE_CHECKING:
     from roadwatch.analytics.settings import QuerySettings
     from roadwatch.analytics.tune import Choice, Target
+    from schemas.evaluation import AskedBy
 
 
 def _share(value: str) -> float:
@@ -79,7 +80,8 @@ def _tune(args: argparse.Namespace) -> int:
     target = Target(args.min_recall, args.min_precision, args.max_escalation, args.max_unknown)
     settings = QuerySettings()
     base, cost = production_policy(), settings.tier_cost
-    labelled = labelled_events(Tables.open(), since=args.since, source=args.source)
+    asked: tuple[AskedBy, ...] = ("dense",) if args.dense else ()
+    labelled = labelled_events(Tables.open(), since=args.since, source=args.source, asked=asked)
     if not len(labelled):
         raise ConfigError("no labelled events: import labels first (`roadwatch labels import`)")
     counts = np.bincount(labelled.source, minlength=len(labelled.sources))

@@ -15,7 +15,7 @@ from roadwatch.analytics.scores import Confusion
 from roadwatch.kafka.deadletter import RawRecord
 from roadwatch.kafka.topics import IMAGES
 from roadwatch.producer.events import build_event
-from schemas import DeadLetter, EscalationRequest, Verdict
+from schemas import DeadLetter, EscalationRequest, ImageEvent, Verdict
 from services.detector.pipeline import DetectorPipeline
 from services.detector.settings import DetectorSettings
 from services.vlm_tier.core import Ladder, fail_over
@@ -67,30 +67,42 @@ class Cascade:
         Raises:
             ValueError: the detector dead-lettered the image (it is not a usable image).
         """
-        data = sample.path.read_bytes()
-        now = datetime.now(UTC)
-        event = build_event(
-            data,
-            uri=sample.path.as_uri(),
-            source_id="eval",
-            captured_at=now,
-            limits=self._settings.limits(),
-            inline_max_bytes=len(data),
-        )
-        record = RawRecord(IMAGES, 0, offset, b"eval", event.model_dump_json().encode())
-        by_topic = {out.topic: out.value for out in self._detector([record])}
+        _, by_topic = detect(self._settings, self._detector, sample, offset)
         if (verdict := by_topic.get(self._settings.verdicts_topic)) is not None:
             return Verdict.model_validate_json(verdict), False
-        if (escalation := by_topic.get(self._settings.escalation_topic)) is not None:
-            req = EscalationRequest.model_validate_json(escalation)
-            if self._escalator is not None:
-                return self._escalator(req), True
-            route = fail_over(self._bottom, req, [], "eval: detector only", now)
-            if route.verdict is None:
-                raise RuntimeError("the bottom tier's failover always decides")
-            return route.verdict, True
+        req = EscalationRequest.model_validate_json(by_topic[self._settings.escalation_topic])
+        if self._escalator is not None:
+            return self._escalator(req), True
+        route = fail_over(self._bottom, req, [], "eval: detector only", datetime.now(UTC))
+        if route.verdict is None:
+            raise RuntimeError("the bottom tier's failover always decides")
+        return route.verdict, True
+
+
+def detect(
+    settings: DetectorSettings, detector: DetectorPipeline, sample: Sample, offset: int
+) -> tuple[ImageEvent, dict[str, bytes]]:
+    """The `ImageEvent` the producer would send for `sample` (the image inline) and what the detector's
+    pipeline made of it, by topic.
+
+    Raises:
+        ValueError: the detector dead-lettered the image (it is not a usable image).
+    """
+    data = sample.path.read_bytes()
+    event = build_event(
+        data,
+        uri=sample.path.as_uri(),
+        source_id="eval",
+        captured_at=datetime.now(UTC),
+        limits=settings.limits(),
+        inline_max_bytes=len(data),
+    )
+    record = RawRecord(IMAGES, 0, offset, b"eval", event.model_dump_json().encode())
+    by_topic = {out.topic: out.value for out in detector([record])}
+    if settings.detections_topic not in by_topic:
         letter = DeadLetter.model_validate_json(next(iter(by_topic.values())))
         raise ValueError(f"{sample.path}: {letter.reason}: {letter.detail}")
+    return event, by_topic
 
 
 def evaluate(

@@ -12,6 +12,8 @@ from roadwatch.analytics.scores import Confusion
 from roadwatch.analytics.settings import QuerySettings
 from roadwatch.analytics.tables import Tables
 from roadwatch.errors import ConfigError
+from roadwatch.vision.scoring import DETECTION_ONLY_MIDPOINT
+from schemas.records import VLM_TIERS
 
 Rows = list[dict[str, Any]]
 
@@ -227,6 +229,114 @@ def quality(con: duckdb.DuckDBPyConnection) -> Rows:
     return out
 
 
+# Shadow variants against production, one pair per event and stage (`detector` or a tier): each side's
+# first answer as its decision, roadwork probability, latency and roadwork prediction (a detector's: its
+# score against the detection-only midpoint; a tier's: its answer, when it answered)
+_DETECTOR_PAIRS = f"""
+    with p as (
+        select event_id, image_sha256, roadwork_score, decision, inference_ms from detections
+        where variant is null qualify row_number() over (partition by event_id order by detected_at) = 1),
+    s as (
+        select event_id, variant, roadwork_score, decision, inference_ms from shadow_detections
+        where variant is not null
+        qualify row_number() over (partition by event_id, variant order by detected_at) = 1)
+    select s.variant, 'detector' as stage, event_id, p.image_sha256,
+           p.decision as p_decision, s.decision as s_decision,
+           p.roadwork_score as p_score, s.roadwork_score as s_score,
+           p.inference_ms as p_ms, s.inference_ms as s_ms,
+           p.roadwork_score >= {DETECTION_ONLY_MIDPOINT} as p_roadwork,
+           s.roadwork_score >= {DETECTION_ONLY_MIDPOINT} as s_roadwork
+    from s join p using (event_id)
+"""
+_TIER_PAIRS = """
+    with v as (
+        select event_id, list_filter(opinions, lambda o: o.tier = '{tier}')[1] as po from verdicts
+        qualify row_number() over (partition by event_id order by decided_at desc) = 1),
+    s as (
+        select event_id, variant, image_sha256, opinion as so from shadow_opinions
+        where opinion.tier = '{tier}'
+        qualify row_number() over (partition by event_id, variant order by opined_at) = 1)
+    select s.variant, '{tier}' as stage, event_id, s.image_sha256,
+           if(po.outcome = 'answered', if(po.roadwork, 'roadwork', 'clear'), po.outcome) as p_decision,
+           if(so.outcome = 'answered', if(so.roadwork, 'roadwork', 'clear'), so.outcome) as s_decision,
+           if(po.outcome = 'answered', if(po.roadwork, po.confidence, 1 - po.confidence), null) as p_score,
+           if(so.outcome = 'answered', if(so.roadwork, so.confidence, 1 - so.confidence), null) as s_score,
+           po.latency_ms as p_ms, so.latency_ms as s_ms,
+           if(po.outcome = 'answered', po.roadwork, null) as p_roadwork,
+           if(so.outcome = 'answered', so.roadwork, null) as s_roadwork
+    from s join v using (event_id) where po is not null
+"""
+VARIANT_PAIRS = " union all ".join(
+    f"({q})" for q in (_DETECTOR_PAIRS, *(_TIER_PAIRS.format(tier=t) for t in VLM_TIERS))
+)
+_SIDES = {"p": "production", "s": "variant"}
+VARIANT_FIGURES = f"""
+    select variant, stage, count(*) as events,
+           round(avg(if(p_decision = s_decision, 1.0, 0.0)), 4) as agreement,
+           {
+    ", ".join(
+        f"round(avg({k}_score), 4) as {n}_score_mean, "
+        f"round(quantile_cont({k}_score, 0.5), 4) as {n}_score_p50, "
+        f"round(quantile_cont({k}_score, 0.9), 4) as {n}_score_p90, "
+        f"round(quantile_cont({k}_ms, 0.5), 2) as {n}_latency_p50_ms, "
+        f"round(quantile_cont({k}_ms, 0.99), 2) as {n}_latency_p99_ms"
+        for k, n in _SIDES.items()
+    )
+}
+    from pairs where $variant is null or variant = $variant group by 1, 2 order by 1, 2
+"""
+_CELLS = {"tp": ("", ""), "fp": ("not ", ""), "tn": ("not ", "not "), "fn": ("", "not ")}
+VARIANT_LABELLED = f"""
+    with l as (
+        select image_sha256, roadwork as truth from labels
+        qualify row_number() over (partition by image_sha256 order by labelled_at desc, label_id desc) = 1)
+    select variant, stage, {
+    ", ".join(
+        f"count(*) filter (where {t}truth and {p}{k}_roadwork) as {k}_{cell}"
+        for k in _SIDES
+        for cell, (t, p) in _CELLS.items()
+    )
+}
+    from pairs join l using (image_sha256)
+    where ($variant is null or variant = $variant) and p_roadwork is not null and s_roadwork is not null
+    group by 1, 2
+"""
+
+
+def variants(con: duckdb.DuckDBPyConnection, variant: str | None) -> Rows:
+    """Each shadow variant (or only `variant`) against production on the events both answered, per stage
+    (`detector`, or the tier the variant shadows): `agreement` (the same decision: a detector's roadwork,
+    clear or escalate; a tier's roadwork, clear, unparseable or failed), each side's roadwork probability
+    (mean, p50, p90) and latency (p50, p99: a detector's model inference, a tier's call), and on the
+    labelled events both predicted (the newest label of the image) each side's accuracy and MCC (a detector
+    predicts roadwork at or above the detection-only midpoint, a tier by its answer).
+
+    Raises:
+        ConfigError: `variant` names no shadow output stored beside a production answer.
+    """
+    con.execute(f"create temp view pairs as {VARIANT_PAIRS}")
+    params = {"variant": variant}
+    rows = _named(con, VARIANT_FIGURES, params)
+    if variant is not None and not rows:
+        known = [r["variant"] for r in rows_of(con, "select distinct variant from pairs order by 1")]
+        raise ConfigError(f"no shadow output of variant {variant!r} beside production's (stored: {known})")
+    counts = {(r["variant"], r["stage"]): r for r in _named(con, VARIANT_LABELLED, params)}
+    for row in rows:
+        cells = counts.get((row["variant"], row["stage"]), {})
+        for k, name in _SIDES.items():
+            c = Confusion(**{cell: cells.get(f"{k}_{cell}", 0) for cell in _CELLS})
+            row["labelled"] = c.total
+            row[f"{name}_accuracy"], row[f"{name}_mcc"] = round(c.accuracy, 4), round(c.mcc, 4)
+    return rows
+
+
+def _named(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> Rows:
+    """`rows_of` with named parameters (`$name`)."""
+    rel = con.execute(sql, params)
+    cols = [d[0] for d in rel.description or []]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
 QUERIES: dict[str, Callable[..., Rows]] = {
     "funnel": funnel,
     "tiers": tiers,
@@ -253,6 +363,24 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "detections": ("event_id", "image_sha256"),
     },
 }
+# What `models --variant` reads
+VARIANT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "detections": (
+        "event_id",
+        "image_sha256",
+        "roadwork_score",
+        "decision",
+        "inference_ms",
+        "detected_at",
+        "variant",
+    ),
+    "shadow_detections": ("event_id", "variant", "roadwork_score", "decision", "inference_ms", "detected_at"),
+    "verdicts": ("event_id", "opinions", "decided_at"),
+    "shadow_opinions": ("event_id", "variant", "image_sha256", "opinion", "opined_at"),
+}
+ALL_VARIANTS = (
+    "*"  # `models --variant '*'`: every variant (not a variant's name: see schemas.records.VARIANT)
+)
 # What a question reads whatever the filters say: an image's labels hold for every event showing it
 UNFILTERED: dict[str, dict[str, tuple[str, ...]]] = {
     "quality": {"labels": ("image_sha256", "roadwork", "labelled_at", "label_id")},
@@ -266,12 +394,20 @@ def run_query(
     source: str | None = None,
     event_id: str | None = None,
     tables: Tables | None = None,
+    variant: str | None = None,
 ) -> Rows:
     """Ask one named question over the tables (default: the configured catalog's; filters pushed into the
-    Iceberg scans)."""
+    Iceberg scans). `models` with a `variant` compares that shadow variant (`ALL_VARIANTS`: every one) with
+    production (`variants`)."""
     if name == "why" and not event_id:
         raise ConfigError("`roadwatch query why` needs an EVENT_ID")
+    if variant is not None and name != "models":
+        raise ConfigError("--variant is an option of `roadwatch query models`")
     tables = tables or Tables.open()
+    if variant is not None:
+        con = tables.duckdb(since=since, source=source, columns=VARIANT_COLUMNS)
+        con.register("labels", tables.read("labels", columns=UNFILTERED["quality"]["labels"]))
+        return variants(con, None if variant == ALL_VARIANTS else variant)
     con = tables.duckdb(
         since=since, source=source, event_id=event_id if name == "why" else None, columns=COLUMNS.get(name)
     )

@@ -89,6 +89,7 @@ class Paths:
     escalated: BOOL
     degraded: BOOL
     calls: npt.NDArray[np.int16]  # (events, tiers): calls to each tier
+    unseen: I8  # an UNKNOWN event's tier that never saw it (k of VLM_TIERS), else -1
 
 
 def bands(stored: Stored, policy: Policy) -> tuple[F64, F64]:
@@ -115,6 +116,7 @@ def replay(stored: Stored, policy: Policy) -> Paths:
     decided_by = np.zeros(n, np.int8)
     degraded = np.zeros(n, bool)
     calls = np.zeros((n, len(VLM_TIERS)), np.int16)
+    unseen_at = np.full(n, -1, np.int8)
     active = escalated.copy()
     for k, tier in enumerate(VLM_TIERS):
         top = k == len(VLM_TIERS) - 1
@@ -122,6 +124,7 @@ def replay(stored: Stored, policy: Policy) -> Paths:
         calls[active, k] += 1
         unseen = active & (col.outcome == NO_OPINION)
         decided_by[unseen] = UNKNOWN
+        unseen_at[unseen] = k
         answered = active & (col.outcome == ANSWERED)
         accept = 0.0 if top else policy.accept.get(tier, 0.0)
         decides = answered & (col.confidence >= accept)
@@ -131,7 +134,7 @@ def replay(stored: Stored, policy: Policy) -> Paths:
         _fail_over(stored, policy, k, failed, decided_by, roadwork, calls)
         degraded |= failed
         active &= ~(unseen | decides | failed)
-    return Paths(decided_by, roadwork, escalated, degraded, calls)
+    return Paths(decided_by, roadwork, escalated, degraded, calls, unseen_at)
 
 
 def _fail_over(

@@ -1,5 +1,9 @@
 """The stored events as `replay` columns: each event's newest verdict (detector score, the first opinion of
-each tier), the band its detection was decided with, and the newest label of its image."""
+each tier), the band its detection was decided with, and the newest label of its image.
+
+Asked opinions (`roadwatch.analytics.opinions`: dense evaluation's, `replay --rerun`'s) fill in a tier the
+verdict has no opinion of: the newest asked opinion of that tier on the event's image (by `image_sha256`).
+A tier's opinion in the verdict always wins: it is what production was told."""
 
 from __future__ import annotations
 
@@ -11,12 +15,18 @@ import pyarrow.compute as pc
 
 from roadwatch.analytics.replay import F64, OUTCOME_CODES, Stored, TierColumn
 from roadwatch.analytics.tables import Tables
+from schemas.evaluation import opinions_def
 from schemas.records import VLM_TIERS
 
-_OPINION = "list_filter(opinions, lambda o: o.tier = '{tier}')[1]"
+_OPINION = "list_filter(opinions, lambda o: o.tier = '{tier}')[1] as {tier}"
+_PICK = """case when v.{tier} is null then a_{tier}.op
+           else struct_pack(outcome := v.{tier}.outcome, roadwork := v.{tier}.roadwork,
+                            confidence := v.{tier}.confidence) end as {tier}"""
+_ASKED = "left join a as a_{tier} on a_{tier}.image_sha256 = d.image_sha256 and a_{tier}.tier = '{tier}'"
 SQL = f"""
     with v as (
-        select event_id, source_id, detector_score, roadwork, opinions from verdicts
+        select event_id, source_id, detector_score, roadwork, opinions,
+               {", ".join(_OPINION.format(tier=t) for t in VLM_TIERS)} from verdicts
         qualify row_number() over (partition by event_id order by decided_at desc) = 1),
     d as (
         select event_id, any_value(image_sha256) as image_sha256, any_value(band_low) as band_low,
@@ -24,15 +34,23 @@ SQL = f"""
         from detections group by 1),
     l as (
         select image_sha256, roadwork from labels
-        qualify row_number() over (partition by image_sha256 order by labelled_at desc, label_id desc) = 1)
-    select v.source_id, v.detector_score as score, coalesce(d.band_low, ?) as low,
+        qualify row_number() over (partition by image_sha256 order by labelled_at desc, label_id desc) = 1),
+    a as (
+        select image_sha256, tier,
+               struct_pack(outcome := outcome, roadwork := roadwork, confidence := confidence) as op
+        from asked
+        qualify row_number() over (
+            partition by image_sha256, tier order by asked_at desc, opinion_id desc) = 1)
+    select v.event_id, d.image_sha256, v.source_id, v.detector_score as score, coalesce(d.band_low, ?) as low,
            coalesce(d.band_high, ?) as high, v.roadwork as verdict,
            coalesce(d.escalated, len(v.opinions) > 0) as escalated,
            case when l.roadwork is null then -1 when l.roadwork then 1 else 0 end as truth,
-           {", ".join(f"{_OPINION.format(tier=t)} as {t}" for t in VLM_TIERS)}
+           {", ".join(_PICK.format(tier=t) for t in VLM_TIERS)}
     from v left join d using (event_id) left join l using (image_sha256)
+    {" ".join(_ASKED.format(tier=t) for t in VLM_TIERS)}
     order by v.event_id
 """
+ASKED_COLUMNS = ("opinion_id", "image_sha256", "tier", "outcome", "roadwork", "confidence", "asked_at")
 COLUMNS = {
     "verdicts": ("event_id", "source_id", "detector_score", "roadwork", "opinions", "decided_at"),
     "detections": ("event_id", "image_sha256", "band_low", "band_high", "decision"),
@@ -45,15 +63,31 @@ def load(
     *,
     since: datetime | None = None,
     source: str | None = None,
+    asked: list[pa.Table] | None = None,
 ) -> Stored:
-    """The stored events (of `source`, captured since `since`) as replay columns; an event whose detection
-    is not stored gets `default_band`. Labels are read whatever the filters: they hold for the image."""
+    """`events` as replay columns."""
+    return from_arrow(events(tables, default_band, since=since, source=source, asked=asked))
+
+
+def events(
+    tables: Tables,
+    default_band: tuple[float, float],
+    *,
+    since: datetime | None = None,
+    source: str | None = None,
+    asked: list[pa.Table] | None = None,
+) -> pa.Table:
+    """The stored events (of `source`, captured since `since`) with `SQL`'s columns, one row per event in
+    `event_id` order; an event whose detection is not stored gets `default_band`. Labels are read whatever
+    the filters: they hold for the image; so are the `asked` opinions (tables of the opinions schema)."""
     con = tables.duckdb(since=since, source=source, columns=COLUMNS)
     con.register(
         "labels", tables.read("labels", columns=("image_sha256", "roadwork", "labelled_at", "label_id"))
     )
-    table = con.sql(SQL, params=list(default_band)).to_arrow_table()
-    return from_arrow(table)
+    parts = [t.select(ASKED_COLUMNS) for t in asked or []]
+    empty = opinions_def().schema.as_arrow().empty_table().select(ASKED_COLUMNS)
+    con.register("asked", pa.concat_tables([empty, *parts], promote_options="permissive"))
+    return con.sql(SQL, params=list(default_band)).to_arrow_table()
 
 
 def from_arrow(table: pa.Table) -> Stored:

@@ -12,6 +12,9 @@ VERDICTS = "verdicts.v1"
 SOURCE_STATE = "source-state.v1"
 THRESHOLDS = "thresholds.v1"
 LABELS = "labels.v1"  # what images truly show (people, datasets); the sink writes them to `labels`
+# what shadow variants say (`run detector|vlm --shadow NAME`); the sink writes them to tables of their own
+SHADOW_DETECTIONS = "detections.shadow.v1"
+SHADOW_OPINIONS = "opinions.shadow.v1"
 
 
 def escalations(tier: str) -> str:
@@ -54,7 +57,16 @@ def all_topics(
     acknowledged (acks=all) once `min_insync` of them have it."""
     retention = {"retention.ms": str(retention_ms), "min.insync.replicas": str(min_insync)}
     compacted = {"cleanup.policy": "compact", "min.insync.replicas": str(min_insync)}
-    names = [IMAGES, DETECTIONS, VERDICTS, SOURCE_STATE, LABELS, *(escalations(t) for t in VLM_TIERS)]
+    names = [
+        IMAGES,
+        DETECTIONS,
+        VERDICTS,
+        SOURCE_STATE,
+        LABELS,
+        SHADOW_DETECTIONS,
+        SHADOW_OPINIONS,
+        *(escalations(t) for t in VLM_TIERS),
+    ]
     specs = [TopicSpec(n, partitions, dict(retention), replication) for n in names]
     specs.append(TopicSpec(THRESHOLDS, partitions, compacted, replication))
     specs.extend(TopicSpec(dlq(n), partitions, dict(retention), replication) for n in CONSUMED)

@@ -8,7 +8,8 @@ StandardAuthorizer with `allow.everyone.if.no.acl.found=false` and only its own 
 Per service, the plan grants:
 
 - Describe on every topic it reads or writes, Read on those it reads, Write on those it writes;
-- Read on its consumer groups (Read implies Describe: joining, committing, fetching committed offsets);
+- Read on its consumer groups (Read implies Describe: joining, committing, fetching committed offsets),
+  and on the prefixed ones (a shadow's group is `<service group>-shadow-<variant>`);
 - Write and Describe on its transactional ids, as a prefixed pattern (`roadwatch-detector-` covers
   `roadwatch-detector-<instance>`);
 - IdempotentWrite on the cluster when it produces at all (every producer here is idempotent).
@@ -41,6 +42,8 @@ from roadwatch.kafka.topics import (
     DETECTIONS,
     IMAGES,
     LABELS,
+    SHADOW_DETECTIONS,
+    SHADOW_OPINIONS,
     SOURCE_STATE,
     THRESHOLDS,
     VERDICTS,
@@ -62,6 +65,7 @@ class Needs:
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    group_prefixes: tuple[str, ...] = ()
     transactional_prefix: str | None = None
 
     @property
@@ -81,6 +85,16 @@ def _tier(tier: str) -> Needs:
     )
 
 
+def _tier_shadow(tier: str) -> Needs:
+    """A shadow of a tier (`run vlm --tier T --shadow NAME`): the tier's escalations in, opinions out."""
+    return Needs(
+        reads=(escalations(tier),),
+        writes=(SHADOW_OPINIONS,),
+        group_prefixes=(f"roadwatch-vlm-{tier}-shadow-",),
+        transactional_prefix=f"roadwatch-vlm-{tier}-shadow-",
+    )
+
+
 NEEDS: dict[str, Needs] = {
     "detector": Needs(
         reads=(IMAGES, THRESHOLDS),
@@ -88,9 +102,25 @@ NEEDS: dict[str, Needs] = {
         groups=("roadwatch-detector", "roadwatch-thresholds-reader"),  # the latter only commits
         transactional_prefix="roadwatch-detector-",
     ),
+    # a shadow detector (`run detector --shadow NAME`): images in, variant-tagged detections out
+    "detector-shadow": Needs(
+        reads=(IMAGES,),
+        writes=(SHADOW_DETECTIONS,),
+        group_prefixes=("roadwatch-detector-shadow-",),
+        transactional_prefix="roadwatch-detector-shadow-",
+    ),
     **{f"vlm-{tier}": _tier(tier) for tier in VLM_TIERS},
+    **{f"vlm-{tier}-shadow": _tier_shadow(tier) for tier in VLM_TIERS},
     "sink": Needs(
-        reads=(DETECTIONS, VERDICTS, SOURCE_STATE, LABELS, *(dlq(t) for t in CONSUMED)),
+        reads=(
+            DETECTIONS,
+            VERDICTS,
+            SOURCE_STATE,
+            LABELS,
+            SHADOW_DETECTIONS,
+            SHADOW_OPINIONS,
+            *(dlq(t) for t in CONSUMED),
+        ),
         groups=("roadwatch-sink",),
     ),
     "flink": Needs(
@@ -122,6 +152,10 @@ def bindings_for(user: str, needs: Needs) -> list[AclBinding]:
     out.extend(_allow(principal, ResourceType.TOPIC, t, AclOperation.READ) for t in needs.reads)
     out.extend(_allow(principal, ResourceType.TOPIC, t, AclOperation.WRITE) for t in needs.writes)
     out.extend(_allow(principal, ResourceType.GROUP, g, AclOperation.READ) for g in needs.groups)
+    out.extend(
+        _allow(principal, ResourceType.GROUP, g, AclOperation.READ, prefixed=True)
+        for g in needs.group_prefixes
+    )
     if needs.transactional_prefix is not None:
         for op in (AclOperation.WRITE, AclOperation.DESCRIBE):
             out.append(

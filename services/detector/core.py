@@ -32,8 +32,10 @@ def assess(
     timings: Timings,
     now: datetime,
     profile: dict[str, tuple[str, float]] = DEFAULT_PROFILE,
+    variant: str | None = None,
 ) -> Assessment:
-    """Score the boxes, decide with `band`, and build the records to publish for this event."""
+    """Score the boxes, decide with `band`, and build the records to publish for this event (`variant`: a
+    shadow's name, carried by the result; a shadow's pipeline publishes the result alone)."""
     score = roadwork_score(detections, profile)
     decision = band.decide(score)
     common = {"event_id": event.event_id, "source_id": event.source_id, "captured_at": event.captured_at}
@@ -50,6 +52,7 @@ def assess(
         decode_ms=round(timings.decode_ms, 3),
         inference_ms=round(timings.inference_ms, 3),
         detected_at=now,
+        variant=variant,
     )
     if decision == "escalate":
         escalation = EscalationRequest(

@@ -13,3 +13,8 @@ END_TO_END = Histogram(
     "Capture-to-decision latency",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
 )
+SHADOW_SKIPPED = Counter(
+    "roadwatch_detector_shadow_skipped_total",
+    "Records a shadow could not assess (production dead-letters them; a shadow writes no dead letter)",
+    ["reason"],
+)

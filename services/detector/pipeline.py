@@ -1,5 +1,9 @@
 """The detector's batch processor: decode events, load pixels in a worker pool while the models run on the
-images already loaded, score, decide, and return every record to publish (dead letters included)."""
+images already loaded, score, decide, and return every record to publish (dead letters included).
+
+A shadow (`settings.shadow`) publishes only its variant-tagged detections, on `settings.shadow_topic`: no
+verdict, no escalation, and no dead letter (production dead-letters the same record, and a second dead
+letter of it would share its identity in `dead_letters`); what it cannot assess is logged and counted."""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from roadwatch.errors import InvalidInputError
 from roadwatch.images.load import load_rgb
 from roadwatch.inflight import InFlight
 from roadwatch.kafka.codec import decode_keyed, encode
-from roadwatch.kafka.deadletter import RawRecord
+from roadwatch.kafka.deadletter import RawRecord, failure
 from roadwatch.kafka.txloop import Output, dead_letter_output
+from roadwatch.logs import ctx
 from roadwatch.vision.engines.base import Engine
 from roadwatch.vision.scoring import BandBook
 from schemas import Detection, ImageEvent
@@ -64,15 +70,31 @@ class DetectorPipeline:
             try:
                 event = decode_keyed(ImageEvent, record.key, record.value)
             except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
-                outputs.append(dead_letter_output(record, SERVICE, exc))
+                outputs.extend(self._failed(record, exc))
                 continue
             pending.append((record, event, self._pool.submit(self._load, event)))
         for record, event, future in pending:
             try:
                 outputs.extend(self._assess(event, *future.result()))
             except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
-                outputs.append(dead_letter_output(record, SERVICE, exc))
+                outputs.extend(self._failed(record, exc))
         return outputs
+
+    def _failed(self, record: RawRecord, exc: Exception) -> list[Output]:
+        """The record's dead letter; a shadow's is a log line and a count instead (see the module)."""
+        if self._settings.shadow is None:
+            return [dead_letter_output(record, SERVICE, exc)]
+        reason, detail = failure(exc)
+        metrics.SHADOW_SKIPPED.labels(reason).inc()
+        log.warning(
+            "shadow %s skipped a record: %s: %s",
+            self._settings.shadow,
+            reason,
+            detail[:300],
+            exc_info=None if isinstance(exc, InvalidInputError) else exc,
+            extra=ctx(topic=record.topic, partition=record.partition, offset=record.offset),
+        )
+        return []
 
     def _assess(self, event: ImageEvent, prepared: list[Any], decode_ms: float) -> list[Output]:
         started = time.perf_counter()
@@ -88,6 +110,7 @@ class DetectorPipeline:
             self._bands.for_source(event.source_id),
             Timings(decode_ms, inference_s * 1000),
             utcnow(),
+            variant=self._settings.shadow,
         )
         return self._records(assessment)
 
@@ -98,6 +121,8 @@ class DetectorPipeline:
             (assessment.result.detected_at - assessment.result.captured_at).total_seconds()
         )
         s = self._settings
+        if s.shadow is not None:
+            return [Output(s.shadow_topic, key, encode(assessment.result))]
         out = [Output(s.detections_topic, key, encode(assessment.result))]
         if assessment.verdict is not None:
             out.append(Output(s.verdicts_topic, key, encode(assessment.verdict)))

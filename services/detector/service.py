@@ -1,11 +1,15 @@
-"""Wire the detector: settings → engines → warm-up → readiness → transactional loop over `images.v1`."""
+"""Wire the detector: settings → engines → warm-up → readiness → transactional loop over `images.v1`
+(a shadow: the same, in its own group, its topic created if missing)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
+from roadwatch.kafka.admin import ensure_topics, partition_ids
 from roadwatch.kafka.clients import consumer, member_id, transactional_producer
+from roadwatch.kafka.topics import TopicSpec
 from roadwatch.kafka.txloop import TransactionalLoop
 from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
@@ -28,16 +32,20 @@ def build_pipeline(settings: DetectorSettings, bands: BandBook | None = None) ->
 
 def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
     """Warm up, report ready, then consume until `stop` is set."""
-    with serving(SERVICE, settings.metrics_port) as health:
+    with serving(SERVICE, settings.serving_port) as health:
         bands = BandBook(settings.band())
         pipeline = build_pipeline(settings, bands)
         health.require(pipeline.loads.stalled_after(settings.fetch_stuck_s))
         pipeline.warm_up(settings.warmup_runs)
         reader = ThresholdsReader.start(kafka, settings.thresholds_topic, bands)
-        member = member_id(settings.group_id, settings.instance_id)
+        if settings.shadow is not None:
+            conf = kafka.client_config()
+            partitions = len(partition_ids(conf, settings.input_topic))
+            ensure_topics(conf, [TopicSpec(settings.shadow_topic, partitions)])
+        member = member_id(settings.group, settings.instance_id)
         loop = TransactionalLoop(
             service=SERVICE,
-            consumer=consumer(kafka, settings.group_id, **{"group.instance.id": member}),
+            consumer=consumer(kafka, settings.group, **{"group.instance.id": member}),
             producer=transactional_producer(kafka, member),
             topics=[settings.input_topic],
             processor=pipeline,
@@ -47,7 +55,8 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
             on_assigned=health.set_ready,
         )
         log.info(
-            "detector warmed up: %d model(s), %d per-source bands",
+            "detector%s warmed up: %d model(s), %d per-source bands",
+            f" shadow {settings.shadow}" if settings.shadow else "",
             len(settings.models),
             len(bands),
             extra={"service": SERVICE, "topic": settings.input_topic},
@@ -60,7 +69,8 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
 
 
 @one_line_errors("detector")
-def main() -> None:
-    """`python -m services.detector` and `roadwatch run detector`."""
-    settings, kafka = DetectorSettings(), KafkaSettings()
+def main(**overrides: Any) -> None:
+    """`python -m services.detector` and `roadwatch run detector [--shadow NAME ...]` (`overrides`: settings
+    over the environment's)."""
+    settings, kafka = DetectorSettings(**overrides), KafkaSettings()
     run_until_signalled(lambda stop: run(settings, kafka, stop))

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from roadwatch.kafka.codec import decode, decode_keyed
 from roadwatch.kafka.deadletter import dead_letter, failure
 from roadwatch.kafka.txloop import raw
-from schemas import DeadLetter, DetectionResult, Label, SourceState, Verdict
+from schemas import DeadLetter, DetectionResult, Label, ShadowOpinion, SourceState, Verdict
 from schemas.records import Record
 from services.sink.core import Check, model_check
 
@@ -40,6 +40,8 @@ MODELS: dict[str, type[Record]] = {
     "source_state": SourceState,
     "dead_letters": DeadLetter,
     "labels": Label,
+    "shadow_detections": DetectionResult,
+    "shadow_opinions": ShadowOpinion,
 }
 
 # source_state's tier_counts becomes a JSON text column, which the reader cannot make: always the model

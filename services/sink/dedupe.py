@@ -18,7 +18,14 @@ import pyarrow as pa
 
 DEFAULT_WINDOW_S = 3600.0
 DEAD_LETTER_IDENTITY = ("source_topic", "partition", "offset")
-_IDENTITY = {"dead_letters": DEAD_LETTER_IDENTITY, "labels": ("label_id",)}
+# a shadow's row is one per event and variant: never the same row as another variant's of that event
+SHADOW_IDENTITY = ("event_id", "variant")
+_IDENTITY = {
+    "dead_letters": DEAD_LETTER_IDENTITY,
+    "labels": ("label_id",),
+    "shadow_detections": SHADOW_IDENTITY,
+    "shadow_opinions": SHADOW_IDENTITY,
+}
 
 
 def identity_columns(table: str) -> tuple[str, ...]:
@@ -29,7 +36,8 @@ def identity_columns(table: str) -> tuple[str, ...]:
 def identities(table: str, rows: pa.Table) -> list[str]:
     """What makes a row the same row: its `event_id`; for a label, its `label_id` (the same event is
     labelled again); for a dead letter, the record it describes (a record re-read after a restart makes the
-    same dead letter; two bad records may share an event_id)."""
+    same dead letter; two bad records may share an event_id); for a shadow's row, its event_id and variant
+    (variants have no `:`, so the joined key is unambiguous)."""
     columns = identity_columns(table)
     if len(columns) == 1:
         ids: list[str] = rows.column(columns[0]).to_pylist()

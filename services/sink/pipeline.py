@@ -53,8 +53,7 @@ class Sink:
         return self._buffered
 
     def topics(self) -> list[str]:
-        s = self.settings
-        return [s.detections_topic, s.verdicts_topic, s.source_state_topic, s.labels_topic, s.dlq_pattern]
+        return self.settings.subscriptions()
 
     def resume_offset(self, topic: str, partition: int) -> int:
         table = self.settings.table_for(topic)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from roadwatch.kafka.topics import DETECTIONS, LABELS, SOURCE_STATE, VERDICTS
+from roadwatch.kafka.topics import (
+    DETECTIONS,
+    LABELS,
+    SHADOW_DETECTIONS,
+    SHADOW_OPINIONS,
+    SOURCE_STATE,
+    VERDICTS,
+)
 from roadwatch.settings import ComponentSettings
 from services.sink.dedupe import DEFAULT_WINDOW_S
+
+# What shadow variants write (`roadwatch run detector|vlm --shadow NAME`): each shadow creates its topic
 
 
 class SinkSettings(ComponentSettings):
@@ -20,6 +30,8 @@ class SinkSettings(ComponentSettings):
     verdicts_topic: str = VERDICTS
     source_state_topic: str = SOURCE_STATE
     labels_topic: str = LABELS
+    shadow_detections_topic: str = SHADOW_DETECTIONS
+    shadow_opinions_topic: str = SHADOW_OPINIONS
     dlq_pattern: str = r"^.*\.v1\.dlq$"
     group_id: str = "roadwatch-sink"
     instance_id: str = "0"
@@ -41,9 +53,24 @@ class SinkSettings(ComponentSettings):
             self.verdicts_topic: "verdicts",
             self.source_state_topic: "source_state",
             self.labels_topic: "labels",
+            self.shadow_detections_topic: "shadow_detections",
+            self.shadow_opinions_topic: "shadow_opinions",
         }
         if topic in mapping:
             return mapping[topic]
         if topic.endswith(".dlq"):
             return "dead_letters"
         raise ValueError(f"no table for topic {topic!r}")
+
+    def subscriptions(self) -> list[str]:
+        """What the sink subscribes to: the shadow topics by pattern, so that the sink waits for a shadow
+        to create its topic rather than failing on a topic that does not exist yet."""
+        shadows = (self.shadow_detections_topic, self.shadow_opinions_topic)
+        return [
+            self.detections_topic,
+            self.verdicts_topic,
+            self.source_state_topic,
+            self.labels_topic,
+            self.dlq_pattern,
+            *(f"^{re.escape(t)}$" for t in shadows),
+        ]

@@ -5,6 +5,7 @@
 - Backend failed / breaker open / unparseable at the top → fail over downward: an EscalationRequest to the
   tier below carrying the reason (that tier must decide, not escalate), or, below `fast`, a detection-only
   Verdict from the detector's score. Degraded verdicts say so and why.
+- A shadow variant routes nothing: its opinion becomes a ShadowOpinion (`shadow_opinion`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas import EscalationRequest, TierOpinion, Verdict
+from schemas import EscalationRequest, ShadowOpinion, TierOpinion, Verdict
 from schemas.records import VLM_TIERS, Tier, VlmTier
 
 
@@ -106,3 +107,18 @@ def fail_over(
     roadwork = req.detector_score >= ladder.detector_midpoint
     confidence = req.detector_score if roadwork else 1.0 - req.detector_score
     return Route(verdict=_verdict(req, opinions, roadwork, confidence, "detector", reasons, now))
+
+
+def shadow_opinion(
+    req: EscalationRequest, opinion: TierOpinion, variant: str, now: datetime
+) -> ShadowOpinion:
+    """What a shadow variant writes for `req`: its opinion, tagged, and never a verdict or an escalation."""
+    return ShadowOpinion(
+        event_id=req.event_id,
+        source_id=req.source_id,
+        captured_at=req.captured_at,
+        variant=variant,
+        image_sha256=req.image_sha256,
+        opinion=opinion,
+        opined_at=now,
+    )

@@ -1,5 +1,6 @@
 """A tier's batch processor: every escalation in the batch goes to the backend concurrently (bounded by the
-bulkhead, guarded by the breaker, retried with jitter on transient errors), then `core.decide` routes it."""
+bulkhead, guarded by the breaker, retried with jitter on transient errors), then `core.decide` routes it.
+A shadow (`settings.shadow`) routes nothing: it writes its opinion, tagged, on `settings.shadow_topic`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import asyncio
 import logging
 import random
 import time
-from datetime import datetime
 from typing import Literal
 
 from prometheus_client import Counter, Histogram
@@ -16,14 +16,14 @@ from roadwatch.errors import BackendError, BulkheadFullError, CircuitOpenError, 
 from roadwatch.images.load import load_bytes
 from roadwatch.inflight import InFlight
 from roadwatch.kafka.codec import decode_keyed, encode
-from roadwatch.kafka.deadletter import RawRecord
+from roadwatch.kafka.deadletter import RawRecord, failure
 from roadwatch.kafka.txloop import Output, dead_letter_output
 from roadwatch.logs import ctx
 from schemas import EscalationRequest, TierOpinion
 from schemas.records import OpinionOutcome, utcnow
 from services.vlm_tier.backends.base import Backend
 from services.vlm_tier.breaker import Bulkhead, CircuitBreaker
-from services.vlm_tier.core import Route, decide, fail_over
+from services.vlm_tier.core import Route, decide, fail_over, shadow_opinion
 from services.vlm_tier.parsing import Answer, Unparseable
 from services.vlm_tier.settings import TierSettings
 
@@ -33,6 +33,11 @@ Outcome = OpinionOutcome | Literal["refused"]
 
 OUTCOMES = Counter("roadwatch_vlm_outcomes_total", "Tier outcomes", ["tier", "outcome"])
 ROUTED = Counter("roadwatch_vlm_routed_total", "Where a tier sent its work", ["tier", "to"])
+SHADOW_SKIPPED = Counter(
+    "roadwatch_vlm_shadow_skipped_total",
+    "Records a shadow could not consult on (production dead-letters them; a shadow writes no dead letter)",
+    ["tier", "reason"],
+)
 LATENCY = Histogram(
     "roadwatch_vlm_call_seconds",
     "Backend call latency",
@@ -73,9 +78,28 @@ class TierPipeline:
                     "wrong_tier", f"addressed to {req.target_tier}, not {self.settings.tier}"
                 )
             image = await asyncio.to_thread(self._load, req)  # a slow fetch holds up no other record
+            if self.settings.shadow is not None:
+                return [await self._shadow(req, image, self.settings.shadow)]
             return self._route(await self._consult(req, image))
         except Exception as exc:  # noqa: BLE001 - the record becomes a dead letter with the reason
+            return self._failed(record, exc)
+
+    def _failed(self, record: RawRecord, exc: Exception) -> list[Output]:
+        """The record's dead letter; a shadow's is a log line and a count instead: production dead-letters
+        the same record, and a second dead letter of it would share its identity in `dead_letters`."""
+        if self.settings.shadow is None:
             return [dead_letter_output(record, self.service, exc)]
+        reason, detail = failure(exc)
+        SHADOW_SKIPPED.labels(self.settings.tier, reason).inc()
+        log.warning(
+            "shadow %s skipped a record: %s: %s",
+            self.settings.shadow,
+            reason,
+            detail[:300],
+            exc_info=None if isinstance(exc, InvalidInputError) else exc,
+            extra=ctx(topic=record.topic, partition=record.partition, offset=record.offset),
+        )
+        return []
 
     def _load(self, req: EscalationRequest) -> bytes:
         with self.loads.track():
@@ -84,23 +108,43 @@ class TierPipeline:
     async def _consult(self, req: EscalationRequest, image: bytes) -> Route:
         now = utcnow()
         try:
-            async with self._bulkhead:
-                self.breaker.acquire()
-                started = time.perf_counter()
-                try:
-                    answer = await self._ask_with_retries(req, image)
-                except BackendError as exc:
-                    self.breaker.record(failed=True, duration_s=time.perf_counter() - started)
-                    return self._decide(req, self._opinion("failed", started, error=str(exc)), now)
-                except InvalidInputError as exc:  # the local backend could not decode the pixels
-                    self.breaker.record(failed=False, duration_s=time.perf_counter() - started)
-                    return self._decide(
-                        req, self._opinion("failed", started, error=f"{exc.reason}: {exc.detail}"), now
-                    )
-                self.breaker.record(failed=False, duration_s=time.perf_counter() - started)
+            opinion = await self._ask(req, image)
         except (CircuitOpenError, BulkheadFullError) as exc:
             self._count("refused")
             return fail_over(self.ladder, req, list(req.opinions), str(exc), now)
+        return decide(self.ladder, req, opinion, now)
+
+    async def _shadow(self, req: EscalationRequest, image: bytes, variant: str) -> Output:
+        """A shadow's output for `req`: its opinion, tagged (a refused call is a `failed` opinion)."""
+        now = utcnow()
+        try:
+            opinion = await self._ask(req, image)
+        except (CircuitOpenError, BulkheadFullError) as exc:
+            self._count("refused")
+            opinion = self._opinion("failed", time.perf_counter(), error=str(exc))
+        record = shadow_opinion(req, opinion, variant, now)
+        ROUTED.labels(self.settings.tier, "shadow").inc()
+        return Output(self.settings.shadow_topic, record.source_id.encode(), encode(record))
+
+    async def _ask(self, req: EscalationRequest, image: bytes) -> TierOpinion:
+        """The backend's opinion of `req` (answered, unparseable or failed), counted.
+
+        Raises:
+            CircuitOpenError: the breaker refused the call.
+            BulkheadFullError: no room in the bulkhead within its wait.
+        """
+        async with self._bulkhead:
+            self.breaker.acquire()
+            started = time.perf_counter()
+            try:
+                answer = await self._ask_with_retries(req, image)
+            except BackendError as exc:
+                self.breaker.record(failed=True, duration_s=time.perf_counter() - started)
+                return self._counted(self._opinion("failed", started, error=str(exc)))
+            except InvalidInputError as exc:  # the local backend could not decode the pixels
+                self.breaker.record(failed=False, duration_s=time.perf_counter() - started)
+                return self._counted(self._opinion("failed", started, error=f"{exc.reason}: {exc.detail}"))
+            self.breaker.record(failed=False, duration_s=time.perf_counter() - started)
         if isinstance(answer, Answer):
             opinion = self._opinion(
                 "answered",
@@ -111,11 +155,11 @@ class TierPipeline:
             )
         else:
             opinion = self._opinion("unparseable", started, error=f"{answer.reason}: {answer.raw[:200]}")
-        return self._decide(req, opinion, now)
+        return self._counted(opinion)
 
-    def _decide(self, req: EscalationRequest, opinion: TierOpinion, now: datetime) -> Route:
+    def _counted(self, opinion: TierOpinion) -> TierOpinion:
         self._count(opinion.outcome)
-        return decide(self.ladder, req, opinion, now)
+        return opinion
 
     def _count(self, outcome: Outcome) -> None:
         OUTCOMES.labels(self.settings.tier, outcome).inc()

@@ -1,11 +1,15 @@
-"""Wire one tier: settings → backend → warm-up → readiness → transactional loop over its escalations."""
+"""Wire one tier: settings → backend → warm-up → readiness → transactional loop over its escalations (a
+shadow: the same, in its own group, its topic created if missing)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
+from roadwatch.kafka.admin import ensure_topics, partition_ids
 from roadwatch.kafka.clients import consumer, member_id, transactional_producer
+from roadwatch.kafka.topics import TopicSpec
 from roadwatch.kafka.txloop import TransactionalLoop
 from roadwatch.serving import run_until_signalled, serving
 from roadwatch.settings import KafkaSettings
@@ -44,7 +48,7 @@ def build_pipeline(settings: TierSettings) -> TierPipeline:
 def run(settings: TierSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
     """Warm the backend up, then consume `escalations.<tier>.v1` until `stop` is set."""
     service = f"vlm-{settings.tier}"
-    with serving(service, settings.metrics_port) as health:
+    with serving(service, settings.serving_port) as health:
         pipeline = build_pipeline(settings)
         health.require(pipeline.loads.stalled_after(settings.fetch_stuck_s))
         pipeline.warm_up()
@@ -55,12 +59,16 @@ def run(settings: TierSettings, kafka: KafkaSettings, stop: threading.Event) -> 
             pipeline.backend.model,
             extra={"service": service, "tier": settings.tier},
         )
+        topic = settings.topic(settings.tier)
+        if settings.shadow is not None:
+            conf = kafka.client_config()
+            ensure_topics(conf, [TopicSpec(settings.shadow_topic, len(partition_ids(conf, topic)))])
         member = member_id(settings.group, settings.instance_id)
         loop = TransactionalLoop(
             service=service,
             consumer=consumer(kafka, settings.group, **{"group.instance.id": member}),
             producer=transactional_producer(kafka, member),
-            topics=[settings.topic(settings.tier)],
+            topics=[topic],
             processor=pipeline,
             batch_size=settings.batch_size,
             batch_timeout_s=settings.batch_timeout_ms / 1000,
@@ -73,7 +81,8 @@ def run(settings: TierSettings, kafka: KafkaSettings, stop: threading.Event) -> 
 
 
 @one_line_errors("vlm")
-def main(tier: VlmTier) -> None:
-    """`python -m services.vlm_tier --tier T` and `roadwatch run vlm --tier T`."""
-    settings, kafka = tier_settings(tier), KafkaSettings()
+def main(tier: VlmTier, **overrides: Any) -> None:
+    """`python -m services.vlm_tier --tier T` and `roadwatch run vlm --tier T [--shadow NAME ...]`
+    (`overrides`: settings over the environment's)."""
+    settings, kafka = tier_settings(tier, **overrides), KafkaSettings()
     run_until_signalled(lambda stop: run(settings, kafka, stop))

@@ -9,14 +9,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from roadwatch.images.access import ImageAccess
-from roadwatch.kafka.topics import VERDICTS, escalations
+from roadwatch.kafka.topics import SHADOW_OPINIONS, VERDICTS, escalations
 from roadwatch.settings import METRICS_PORTS, MODELS_DIR, ComponentSettings, toml_section
 from roadwatch.vision.scoring import DETECTION_ONLY_MIDPOINT
-from schemas.records import VlmTier
+from schemas.records import VARIANT, VlmTier
 from services.vlm_tier.breaker import BreakerConfig
 from services.vlm_tier.core import Ladder, ladder_for
 
 DEFAULT_ACCEPT = {"fast": 0.7, "power": 0.65, "precision": 0.0}
+SHADOW_PORT_OFFSET = 30  # a shadow's default metrics port: its production tier's + 30
 
 
 class TierSettings(ComponentSettings, ImageAccess):
@@ -50,18 +51,29 @@ class TierSettings(ComponentSettings, ImageAccess):
     models_dir: Path = MODELS_DIR
     topic_prefix: str = ""
     verdicts_topic: str = VERDICTS
+    # a shadow variant: its own group, only variant-tagged opinions on `shadow_topic`, never a decision
+    shadow: str | None = Field(None, pattern=VARIANT.pattern)
+    shadow_topic: str = SHADOW_OPINIONS
     group_id: str | None = None
     instance_id: str = "0"
     batch_size: int = Field(256, ge=1)  # one transaction; ~8 rounds of max_in_flight keeps the tail small
     batch_timeout_ms: int = Field(200, ge=1)
     metrics_port: int = Field(METRICS_PORTS["vlm-fast"], ge=0, le=65535)
+    shadow_metrics_port: int = Field(METRICS_PORTS["vlm-fast"] + SHADOW_PORT_OFFSET, ge=0, le=65535)
 
     def topic(self, tier: VlmTier) -> str:
         return self.topic_prefix + escalations(tier)
 
     @property
     def group(self) -> str:
-        return self.group_id or f"roadwatch-vlm-{self.tier}"
+        """The consumer group (with the instance id, the transactional id): a shadow's is its own."""
+        group = self.group_id or f"roadwatch-vlm-{self.tier}"
+        return group if self.shadow is None else f"{group}-shadow-{self.shadow}"
+
+    @property
+    def serving_port(self) -> int:
+        """Where `/metrics` and `/ready` listen: a shadow's own port, so it runs beside production."""
+        return self.metrics_port if self.shadow is None else self.shadow_metrics_port
 
     def ladder(self) -> Ladder:
         accept = self.accept if self.accept is not None else DEFAULT_ACCEPT[self.tier]
@@ -82,6 +94,7 @@ def tier_settings(tier: VlmTier, **overrides: Any) -> TierSettings:
         )
 
         metrics_port: int = Field(METRICS_PORTS[f"vlm-{tier}"], ge=0, le=65535)
+        shadow_metrics_port: int = Field(METRICS_PORTS[f"vlm-{tier}"] + SHADOW_PORT_OFFSET, ge=0, le=65535)
 
         @classmethod
         def fallback_sources(cls, settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:

@@ -157,6 +157,7 @@ VALID: dict[str, dict[str, Any]] = {
         "degraded_reason": None,
         "decided_at": T0,
     },
+    "ShadowOpinion": COMMON | {"variant": "qwen", "image_sha256": SHA, "opinion": OPINION, "opined_at": T0},
     "SourceState": COMMON
     | {
         "events": 3,

@@ -94,6 +94,8 @@ def test_the_producer_writes_images_only_and_the_sink_writes_nothing() -> None:
         "verdicts.v1",
         "source-state.v1",
         "labels.v1",
+        "detections.shadow.v1",
+        "opinions.shadow.v1",
         *(dlq(t) for t in CONSUMED),
     }
     assert set(plan({"labeller": "ann"})) == topics("ann", [], ["labels.v1"]) | {
@@ -179,3 +181,23 @@ def test_service_users_are_validated() -> None:
     for settings in bad:
         with pytest.raises(ValidationError):
             StackSettings(**settings)
+
+
+def test_shadows_get_their_prefixed_groups_and_own_topics_only() -> None:
+    from roadwatch.kafka.clients import member_id
+    from services.detector.settings import DetectorSettings
+    from services.vlm_tier.settings import tier_settings
+
+    detector = DetectorSettings(shadow="coco")
+    granted = NEEDS["detector-shadow"]
+    assert any(detector.group.startswith(p) for p in granted.group_prefixes)
+    assert granted.transactional_prefix is not None
+    assert member_id(detector.group, detector.instance_id).startswith(granted.transactional_prefix)
+    assert granted.writes == (detector.shadow_topic,)  # never verdicts, escalations or detections
+    tier = tier_settings("power").model_copy(update={"shadow": "big"})
+    shadow = NEEDS["vlm-power-shadow"]
+    assert any(tier.group.startswith(p) for p in shadow.group_prefixes)
+    assert shadow.writes == (tier.shadow_topic,)
+    got = plan({"detector-shadow": "d"})
+    assert allow("d", GROUP, "roadwatch-detector-shadow-", R, "PREFIXED") in got
+    assert allow("d", GROUP, "roadwatch-detector", R) not in got  # not production's group
