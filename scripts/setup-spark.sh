@@ -13,6 +13,6 @@ JARS="$HOME/.cache/roadwatch/spark"
 mkdir -p "$JARS"
 for a in "iceberg-spark-runtime-3.5_2.12" "iceberg-aws-bundle"; do
   [ -f "$JARS/$a-$ICEBERG_SPARK.jar" ] \
-    || mvn -q -B dependency:copy "-Dartifact=org.apache.iceberg:$a:$ICEBERG_SPARK" "-DoutputDirectory=$JARS"
+    || mvn -q -B -Dstyle.color=never dependency:copy "-Dartifact=org.apache.iceberg:$a:$ICEBERG_SPARK" "-DoutputDirectory=$JARS"
 done
 echo "Spark reader set up: .venv-spark (pyspark $(.venv-spark/bin/python -c "import pyspark; print(pyspark.__version__)")), Iceberg $ICEBERG_SPARK jars in $JARS"
