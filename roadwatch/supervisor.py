@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,11 @@ class Supervisor:
                 raise StackError(f"{name} keeps exiting (code {code}): {last_line(logfile)} (see {logfile})")
             log.warning("%s exited with %s; restarting", name, code)
             r.proc, r.restarts = self._spawn(r.spec), r.restarts + 1
+
+    def watch(self, stop: threading.Event, every_s: float = 2.0) -> None:
+        """Restart what exits (`check`) until `stop` is set."""
+        while not stop.wait(every_s):
+            self.check()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM to every service at once, then each one's whole process group is stopped."""

@@ -21,6 +21,7 @@ from apps.plan import supervisor
 from roadwatch.errors import RoadwatchError, StackError
 from roadwatch.producer.api import produce
 from roadwatch.producer.inputs import local_paths
+from roadwatch.serving import run_until_signalled
 from roadwatch.settings import DATASETS_DIR, MODELS_DIR, KafkaSettings
 from roadwatch.stack import local
 from roadwatch.supervisor import Supervisor
@@ -35,7 +36,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--data", type=Path, default=DATASETS_DIR, help="holds vtti-workzone/ and tracon/")
     p.add_argument("--models", type=Path, default=MODELS_DIR)
-    p.add_argument("--keep", action="store_true", help="leave the stack and services running afterwards")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the stack and services running, supervised, until Ctrl-C (the console, query, label)",
+    )
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait for every verdict")
     p.add_argument(
         "--instances",
@@ -157,20 +162,21 @@ def _demo(args: argparse.Namespace) -> int:
         if args.keep:
             sys.stdout.write(
                 f"console: {console}\n"
-                "services keep running (logs in ~/.roadwatch/logs); `roadwatch stack down` stops Kafka\n"
+                "services keep running, supervised (logs in ~/.roadwatch/logs); Ctrl-C stops everything\n"
             )
+            sys.stdout.flush()
+            run_until_signalled(sup.watch)
             return 0
         sys.stdout.write(
-            f"console: {console} (only while the demo runs: `roadwatch demo --keep` leaves it up)\n"
+            f"console: {console} (only while the demo runs: `demo --keep` keeps it up until Ctrl-C)\n"
         )
     except KeyboardInterrupt:
         sys.stderr.write("interrupted; stopping services\n")
         return 130
     finally:
-        if not args.keep:
-            sup.stop()
-            if not was_up:
-                stack.down()
+        sup.stop()
+        if not was_up:
+            stack.down()
     return 0
 
 

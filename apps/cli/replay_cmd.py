@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from apps.cli.output import emit
 from roadwatch.analytics.settings import parse_since
+from roadwatch.settings import DATASETS_DIR
 from schemas.records import VLM_TIERS
 
 if TYPE_CHECKING:
     from roadwatch.analytics.replay import Policy
     from roadwatch.analytics.tables import Tables
     from schemas.evaluation import AskedBy
+    from services.vlm_tier.settings import TierSettings
 
 
 def band_arg(value: str) -> tuple[str, tuple[float, float]]:
@@ -72,6 +75,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="ask the real tiers about the events that would reach a tier that never saw them "
         "(answers stored apart from production), then replay with their answers",
     )
+    p.add_argument(
+        "--images",
+        type=Path,
+        action="append",
+        help="with --rerun: the tiers read image files under this folder (repeat for several; default: "
+        "the tiers' ROADWATCH_VLM_*_ALLOWED_FILE_ROOTS, else the shared datasets, as `run all`)",
+    )
+    p.add_argument("--models", type=Path, help="with --rerun: the tiers' models folder")
     add_policy_options(p)
     p.set_defaults(handler=_replay)
 
@@ -103,6 +114,15 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rerun_settings(settings: TierSettings, args: argparse.Namespace) -> TierSettings:
+    """A tier's own settings, with `--images` / `--models` when given; a tier allowed no file root reads
+    the shared datasets (where `demo` and `run all` let it read)."""
+    roots = args.images or settings.allowed_file_roots or [DATASETS_DIR]
+    return settings.model_copy(
+        update={"allowed_file_roots": roots, "models_dir": args.models or settings.models_dir}
+    )
+
+
 def _rerun(
     tables: Tables,
     policy: Policy,
@@ -125,7 +145,7 @@ def _rerun(
 
     sources: tuple[AskedBy, ...] = (*asked, "rerun")
     store = OpinionStore.open(tables.catalog, tables.namespace, "rerun")
-    tiers = Tiers(lambda t: service.build_pipeline(tier_settings(t)))
+    tiers = Tiers(lambda t: service.build_pipeline(_rerun_settings(tier_settings(t), args)))
     with tqdm(total=0, unit="img", desc="rerun", file=sys.stderr) as bar:
         asker = TierAsker(tables, tiers, store, lambda: asked_opinions(tables, sources), bar.update)
 

@@ -7,7 +7,6 @@ import argparse
 import importlib
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from roadwatch.errors import ConfigError
 from roadwatch.serving import run_until_signalled
 from roadwatch.settings import DATASETS_DIR, MODELS_DIR, ROOT
 from roadwatch.stack import local
-from roadwatch.supervisor import Supervisor
 from schemas.records import VLM_TIERS
 
 SERVICES = {
@@ -139,15 +137,10 @@ def _all(args: argparse.Namespace) -> int:
             f"all services ready (logs in ~/.roadwatch/logs), console on http://127.0.0.1:{console}/; "
             "Ctrl-C stops them\n"
         )
-        run_until_signalled(lambda stop: _watch(sup, stop))
+        run_until_signalled(sup.watch)
     finally:
         sup.stop()
     return 0
-
-
-def _watch(sup: Supervisor, stop: threading.Event) -> None:
-    while not stop.wait(2):
-        sup.check()
 
 
 def _flink(args: argparse.Namespace) -> int:
