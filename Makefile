@@ -24,6 +24,7 @@ test-slow: ## The slow suites (reliability, benches)
 	$(VENV)/pytest -m "slow and not cluster" -q
 
 test-cluster: setup ## The cluster profile's suite: its stack, the pipeline on it, Spark reading it, four faults
+	./scripts/setup-spark.sh
 	$(VENV)/pytest -m cluster -q tests/cluster
 
 lint: ## ruff check + format check + mypy

@@ -1,7 +1,9 @@
 """`roadwatch bench flink`: events/s through the real Flink job (Kafka in → keyed state → Kafka out,
 committed) versus the same transition function in a plain Python loop, in one run.
 
-The job runs as a local mini-cluster in `.venv-flink` with the production default `emit_every=10` (a
+The job runs as a local mini-cluster in `.venv-flink` (on the cluster profile: submitted to its Flink
+session cluster with `flink run -d`, cancelled afterwards; the RSS is then the TaskManager's, which also
+runs the production job) with the production default `emit_every=10` (a
 SourceState every 10th event of a source, on alerts and on band changes) or, with `--emit-every 1`, one
 SourceState per event. Each committed SourceState (read_committed) carries how many events its source has
 folded in, so their sum shows every event made it through. Outputs become readable only
@@ -20,7 +22,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from apps.bench.common import Scratch, scratch
 from flink_jobs.records import to_event
@@ -29,7 +31,9 @@ from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.consume import TopicReader
 from roadwatch.kafka.produce import send
 from roadwatch.process import GroupProcess
-from roadwatch.settings import KafkaSettings
+from roadwatch.settings import KafkaSettings, profile
+from roadwatch.stack.cluster import flink as cluster_flink
+from roadwatch.stack.cluster.settings import ClusterSettings
 from schemas import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,10 +101,55 @@ def _env(
     }
 
 
+class _Job(Protocol):
+    def alive(self) -> bool: ...
+    def rss_mb(self) -> float: ...
+    def stop(self) -> None: ...
+
+
+class _LocalJob:
+    """The job in a local mini-cluster: one process group of `.venv-flink`'s Python and its JVM."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        python = ROOT / ".venv-flink" / "bin" / "python"
+        self.proc = GroupProcess([str(python), "-m", "flink_jobs.confidence_state"], ROOT, env).start()
+
+    def alive(self) -> bool:
+        return self.proc.alive()
+
+    def rss_mb(self) -> float:
+        return _rss_session_mb(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.stop(60)  # the whole group: its JVM must not write checkpoints into a removed directory
+
+
+class _ClusterJob:
+    """The job submitted to the cluster profile's Flink session cluster, cancelled on `stop`."""
+
+    def __init__(self, env: dict[str, str], checkpoints: str) -> None:
+        self.s = ClusterSettings()
+        self.job_id = cluster_flink.submit(self.s, env, Path(checkpoints))
+
+    def alive(self) -> bool:
+        states = {j.id: j.state for j in cluster_flink.jobs(self.s)}
+        return states.get(self.job_id) not in ("FAILED", "CANCELED", "FINISHED")
+
+    def rss_mb(self) -> float:
+        pid = cluster_flink.taskmanager(self.s).running_pid()
+        return _rss_session_mb(pid) if pid is not None else 0.0
+
+    def stop(self) -> None:
+        cluster_flink.cancel(self.s, self.job_id)
+        deadline = time.monotonic() + 60
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+
 def run(
     kafka: KafkaSettings, events: int = 200_000, emit_every: int = 10, timeout_s: float = 600
 ) -> dict[str, Any]:
-    python = ROOT / ".venv-flink" / "bin" / "python"
+    on_cluster = profile() == "cluster"
     payloads = _payloads(events)
     with scratch(kafka) as s, tempfile.TemporaryDirectory(prefix="roadwatch-bench-flink-") as checkpoints:
         verdicts = s.topic("flink-verdicts")
@@ -115,7 +164,7 @@ def run(
         stamps: list[int] = []  # when the job wrote each committed output (record CreateTime, ms)
         with TopicReader(kafka, env["ROADWATCH_FLINK_STATE_TOPIC"]) as reader:
             launched = time.perf_counter()
-            job = GroupProcess([str(python), "-m", "flink_jobs.confidence_state"], ROOT, env).start()
+            job: _Job = _ClusterJob(env, checkpoints) if on_cluster else _LocalJob(env)
             try:
                 deadline = time.monotonic() + timeout_s
                 while sum(folded.values()) < events and time.monotonic() < deadline and job.alive():
@@ -129,15 +178,16 @@ def run(
                         )
                         stamps.append(m.timestamp()[1])
                     outputs += len(got)
-                    peak = max(peak, _rss_session_mb(job.pid))
+                    peak = max(peak, job.rss_mb())
                 last = time.perf_counter()
             finally:
-                job.stop(60)  # the whole group: its JVM must not write checkpoints into a removed directory
+                job.stop()
     through = sum(folded.values())
     span_s = (max(stamps) - min(stamps)) / 1000 if len(stamps) > 1 else 0.0
     flink_eps = through / span_s if span_s > 0 else 0.0
     return {
         "bench": "flink",
+        "flink": "session cluster" if on_cluster else "mini-cluster",
         "events": events,
         "events_through": through,
         "emit_every": emit_every,

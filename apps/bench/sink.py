@@ -1,6 +1,7 @@
 """`roadwatch bench sink`: committed rows/s through the sink (Kafka → Iceberg) versus bare pyiceberg appends
 of the same Arrow batches (the ones the sink committed), in one run, each into its own fresh SQLite catalog
-and warehouse."""
+and warehouse; where the configured catalog is a REST catalog (the cluster profile: REST + S3), each into a
+fresh namespace of it, purged afterwards."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -81,6 +84,23 @@ class _Assigned(Health):
         super().set_ready(ready)
 
 
+@contextmanager
+def _round_catalog(configured: CatalogSettings, tmp: str, name: str) -> Iterator[CatalogSettings]:
+    """A fresh catalog for one side of one round: SQLite under `tmp`, or a new namespace of the configured
+    REST catalog (its tables purged and the namespace dropped on exit)."""
+    if configured.type != "rest":
+        yield CatalogSettings(warehouse=str(Path(tmp) / name))
+        return
+    fresh = configured.model_copy(update={"namespace": f"bench_{name}_{uuid.uuid4().hex[:8]}"})
+    try:
+        yield fresh
+    finally:
+        catalog = open_catalog(fresh)
+        for identifier in catalog.list_tables(fresh.namespace):
+            catalog.purge_table(identifier)
+        catalog.drop_namespace(fresh.namespace)
+
+
 def _files(catalog: CatalogSettings) -> int:
     table = open_catalog(catalog).load_table(f"{catalog.namespace}.verdicts")
     return len(table.inspect.files())
@@ -144,7 +164,11 @@ def _sink_round(
 
 
 def run(
-    kafka: KafkaSettings, rows: int = 200_000, flush_rows: int = 50_000, rounds: int = 3
+    kafka: KafkaSettings,
+    rows: int = 200_000,
+    flush_rows: int = 50_000,
+    rounds: int = 3,
+    catalog: CatalogSettings | None = None,
 ) -> dict[str, Any]:
     """`rounds` times: the sink, then bare appends of the batches it committed, each into a fresh catalog;
     report medians. `ratio_ceiling` is the ratio the sink would reach with every core busy all the time
@@ -153,6 +177,7 @@ def run(
     sink: list[Timing] = []
     latencies: list[float] = []
     files = 0
+    configured = catalog or CatalogSettings()
     with scratch(kafka) as s:
         topic = s.topic("sink-verdicts")
         producer = idempotent_producer(kafka)
@@ -160,14 +185,17 @@ def run(
             send(producer, topic, key, value)
         producer.flush(60)
         for r in range(rounds):
-            with tempfile.TemporaryDirectory() as tmp:
-                sink_cat = CatalogSettings(warehouse=str(Path(tmp) / f"sink{r}"))
+            with (
+                tempfile.TemporaryDirectory() as tmp,
+                _round_catalog(configured, tmp, f"sink{r}") as sink_cat,
+                _round_catalog(configured, tmp, f"bare{r}") as bare_cat,
+            ):
                 batches: list[pa.Table] = []
                 sink.append(
                     _sink_round(kafka, topic, s.group("sink"), rows, sink_cat, flush_rows, latencies, batches)
                 )
                 files = _files(sink_cat)
-                bare.append(_bare_round(batches, CatalogSettings(warehouse=str(Path(tmp) / f"bare{r}"))))
+                bare.append(_bare_round(batches, bare_cat))
                 log.info(
                     "round %d/%d: sink %.2f s (%.2f s CPU), bare %.2f s (%.2f s CPU)",
                     r + 1,
@@ -180,6 +208,7 @@ def run(
     sink_rps, bare_rps = rows / sink_s, rows / bare_s
     return {
         "bench": "sink",
+        "catalog": configured.type,
         "rows": rows,
         "rounds": rounds,
         "flush_rows": flush_rows,

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.integration
 
 KEYS = {
     "bench",
+    "catalog",
     "rows",
     "rounds",
     "flush_rows",
@@ -43,6 +44,7 @@ def test_the_sink_bench_commits_every_row_and_reports_both_sides(
 
     assert set(out) == KEYS
     assert (out["bench"], out["rows"], out["rounds"], out["flush_rows"]) == ("sink", 3000, 1, 1000)
+    assert out["catalog"] == "sql"  # a fresh SQLite catalog per side and round (REST: a fresh namespace)
     assert committed_rows == [3000]  # every row, once
     assert out["commits"] >= 1 and out["rows_per_commit"] == round(3000 / out["commits"])
     assert out["rows_per_s"] > 0 and out["bare_rows_per_s"] > 0

@@ -162,9 +162,10 @@ def running_job(s: ClusterSettings) -> FlinkJob | None:
     return next((j for j in jobs(s) if j.state in ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING")), None)
 
 
-def submit(s: ClusterSettings, env: dict[str, str]) -> str:
+def submit(s: ClusterSettings, env: dict[str, str], checkpoint_dir: Path | None = None) -> str:
     """Submit the confidence-state job detached (`flink run -d`), with `env` (the profile, Kafka settings)
-    for the client that builds it; returns its job id."""
+    for the client that builds it, its checkpoints under `checkpoint_dir` (default: the cluster's, which
+    the production job restores from); returns its job id."""
     argv = [str(distribution() / "bin" / "flink"), "run", "-d", "-pym", JOB_MODULE]
     argv += ["-pyclientexec", str(PYTHON), "-pyexec", str(PYTHON)]
     job_env = {
@@ -172,7 +173,7 @@ def submit(s: ClusterSettings, env: dict[str, str]) -> str:
         **env,
         **_env(s),
         "ROADWATCH_FLINK_DETACHED": "true",
-        "ROADWATCH_FLINK_CHECKPOINT_DIR": str(checkpoints(s)),
+        "ROADWATCH_FLINK_CHECKPOINT_DIR": str(checkpoint_dir or checkpoints(s)),
     }
     out = s.home / "flink-submit.out"
     proc = subprocess.run(argv, env=job_env, cwd=ROOT, capture_output=True, text=True, check=False)
