@@ -16,6 +16,8 @@ TOPICS = {
     "source_state": "source_state.v1",
     "dead_letters": "images.v1.dlq",
     "labels": "labels.v1",
+    "shadow_detections": "detections.shadow.v1",
+    "shadow_opinions": "opinions.shadow.v1",
 }
 SCHEMAS = {t: table_def(t).schema.as_arrow() for t in TOPICS}
 
