@@ -10,18 +10,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from apps.cli.output import emit
+from apps.cli.replay_cmd import share_arg
 from roadwatch.analytics.export import FILTERS, parse_where
 from roadwatch.analytics.settings import parse_since
-
-
-def _fraction(value: str) -> float:
-    try:
-        share = float(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from exc
-    if not 0.0 <= share <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
-    return share
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ds.add_argument("--source", help="only this source's events")
     ds.add_argument(
         "--val-fraction",
-        type=_fraction,
+        type=share_arg,
         help="share of images in the val split (default: ROADWATCH_EXPORT_VAL_FRACTION, else 0.2)",
     )
     ds.add_argument("--json", action="store_true", help="print one JSON object on the last line")

@@ -24,6 +24,17 @@ if TYPE_CHECKING:
     from services.vlm_tier.settings import TierSettings
 
 
+def share_arg(value: str) -> float:
+    """A share in [0, 1] (an argparse type: a recall, a precision, an escalation rate, a split)."""
+    try:
+        share = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from exc
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
+    return share
+
+
 def band_arg(value: str) -> tuple[str, tuple[float, float]]:
     """`SOURCE=LOW:HIGH`."""
     source, _, band = value.rpartition("=")

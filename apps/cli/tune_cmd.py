@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from apps.cli.output import emit
-from apps.cli.replay_cmd import add_policy_options
+from apps.cli.replay_cmd import add_policy_options, share_arg
 
 if TYPE_CHECKING:
     from roadwatch.analytics.settings import QuerySettings
@@ -20,29 +20,19 @@ if TYPE_CHECKING:
     from schemas.evaluation import AskedBy
 
 
-def _share(value: str) -> float:
-    try:
-        share = float(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from exc
-    if not 0.0 <= share <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
-    return share
-
-
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("tune", help="the cheapest bands that meet an accuracy target on labelled events")
-    p.add_argument("--min-recall", type=_share)
-    p.add_argument("--min-precision", type=_share)
-    p.add_argument("--max-escalation", type=_share)
+    p.add_argument("--min-recall", type=share_arg)
+    p.add_argument("--min-precision", type=share_arg)
+    p.add_argument("--max-escalation", type=share_arg)
     p.add_argument(
         "--max-unknown",
-        type=_share,
+        type=share_arg,
         default=0.0,
         help="share of labelled events a band may send to a tier "
         "that never saw them (default 0: only bands the stored opinions score exactly)",
     )
-    p.add_argument("--step", type=_share, default=0.05, help="grid step of the bands tried (0.05)")
+    p.add_argument("--step", type=share_arg, default=0.05, help="grid step of the bands tried (0.05)")
     p.add_argument(
         "--min-source-events",
         type=int,
@@ -57,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--drift",
-        type=_share,
+        type=share_arg,
         help="how far the Flink job may move an applied band's edges "
         "(default ROADWATCH_QUERY_APPLIED_DRIFT, 0.05)",
     )
