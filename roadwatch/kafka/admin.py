@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,16 +24,18 @@ def admin_client(conf: dict[str, Any]) -> AdminClient:
     return AdminClient(ClientWatch(conf).config())
 
 
-def wait_until_ready(conf: dict[str, Any], timeout_s: float = 60.0) -> None:
-    """Block until the cluster answers a metadata request.
+def wait_until_ready(
+    conf: dict[str, Any], timeout_s: float = 60.0, gone: Callable[[], str | None] | None = None
+) -> None:
+    """Block until the cluster answers a metadata request; `gone` as in `ClientWatch.await_cluster`.
 
     Raises:
         AuthenticationError: the brokers refused the login (at once, not after `timeout_s`).
         StackError: no broker answered within `timeout_s` (the message says why the last connection
-            failed and names the bootstrap setting).
+            failed and names the bootstrap setting), or `gone` gave a reason.
     """
     watch = ClientWatch(conf, quiet=True)  # "connection refused" is expected while it starts
-    watch.await_cluster(AdminClient(watch.config()), timeout_s)
+    watch.await_cluster(AdminClient(watch.config()), timeout_s, gone)
 
 
 def ensure_topics(conf: dict[str, Any], specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:

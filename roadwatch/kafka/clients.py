@@ -133,16 +133,22 @@ class ClientWatch:
             if held is not None:
                 LIBRDKAFKA.log(level, "%s %s%s", facility, plain, held_back(held))
 
-    def await_cluster(self, client: Client, timeout_s: float) -> None:
-        """Block until the cluster answers `client`'s metadata request.
+    def await_cluster(
+        self, client: Client, timeout_s: float, gone: Callable[[], str | None] | None = None
+    ) -> None:
+        """Block until the cluster answers `client`'s metadata request. `gone`, when given, says why the
+        broker being waited for can no longer answer (it exited), or None while it may.
 
         Raises:
             AuthenticationError: the brokers refused the login (as soon as the refusal is served).
             StackError: no broker answered within `timeout_s`; says why the last connection failed and
-                names the bootstrap setting.
+                names the bootstrap setting. Or `gone` gave a reason (at once, not after `timeout_s`).
         """
         deadline = time.monotonic() + timeout_s
         while True:
+            why = gone() if gone is not None else None
+            if why is not None:
+                raise StackError(why)
             try:
                 if client.list_topics(timeout=min(1.0, max(deadline - time.monotonic(), 0.1))).brokers:
                     return

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from roadwatch.errors import StackError
-from roadwatch.stack.daemon import Daemon, java, log4j2_config
+from roadwatch.stack.daemon import Daemon, java, log4j2_config, taken
 from roadwatch.stack.jars import kafka_classpath
 from roadwatch.stack.settings import StackSettings
 
@@ -19,12 +19,23 @@ log = logging.getLogger(__name__)
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
-def _listeners(s: StackSettings) -> list[str]:
-    """The client listeners (PLAINTEXT on `port` unless SASL is the only one, SASL_PLAINTEXT on `sasl_port`)
-    and the KRaft controller's; the first client listener is the inter-broker one."""
+def _client_listeners(s: StackSettings) -> list[tuple[str, int]]:
+    """PLAINTEXT on `port` unless SASL is the only one, SASL_PLAINTEXT on `sasl_port`; the first is the
+    inter-broker one."""
     client: list[tuple[str, int]] = [] if s.sasl_only else [("PLAINTEXT", s.port)]
     if s.sasl_port is not None:
         client.append(("SASL_PLAINTEXT", s.sasl_port))
+    return client
+
+
+def listener_ports(s: StackSettings) -> list[int]:
+    """Every port the broker listens on: the client listeners', then the controller's."""
+    return [port for _, port in _client_listeners(s)] + [s.controller_port]
+
+
+def _listeners(s: StackSettings) -> list[str]:
+    """The client listeners and the KRaft controller's."""
+    client = _client_listeners(s)
     advertised = ",".join(f"{name}://{s.host}:{port}" for name, port in client)
     protocols = ",".join(f"{name}:{name}" for name, _ in client)
     controller = "SASL_PLAINTEXT" if s.sasl_only else "PLAINTEXT"
@@ -190,6 +201,13 @@ def start(s: StackSettings) -> int:
     pid = running_pid(s)
     if pid is not None:
         return pid
+    busy = taken(s.host, listener_ports(s))
+    if busy:
+        raise StackError(
+            f"cannot start Kafka: port {', '.join(map(str, busy))} on {s.host} is held by another process;"
+            " stop it, or choose free ports (ROADWATCH_STACK_PORT, ROADWATCH_STACK_CONTROLLER_PORT,"
+            " ROADWATCH_STACK_SASL_PORT)"
+        )
     libs = kafka_classpath(s.cache_dir, s.kafka_version)
     s.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     props = s.home / "server.properties"
@@ -198,6 +216,14 @@ def start(s: StackSettings) -> int:
     pid = start_node(daemon(s), libs, props, s.heap)
     log.info("Kafka %s on %s", s.kafka_version, s.bootstrap)
     return pid
+
+
+def exited(s: StackSettings) -> str | None:
+    """Why the broker `start` launched can no longer answer (it exited, and what it said), or None while it
+    runs."""
+    if running_pid(s) is not None:
+        return None
+    return f"Kafka on {s.bootstrap} exited while starting; {daemon(s).last_words()}"
 
 
 def stop(s: StackSettings, timeout_s: float = 30.0) -> bool:

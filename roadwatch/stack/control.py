@@ -24,10 +24,11 @@ class StackStatus:
 
 def up(stack: StackSettings) -> KafkaSettings:
     """Start the broker unless running, wait until it answers, create all topics and, with `service_users`,
-    each service's ACLs (those missing); returns client settings."""
+    each service's ACLs (those missing); returns client settings. A broker that exits while starting fails
+    it at once, with what the broker said."""
     broker.start(stack)
     kafka = stack.client_settings()
-    admin.wait_until_ready(kafka.client_config(), timeout_s=stack.start_timeout_s)
+    admin.wait_until_ready(kafka.client_config(), stack.start_timeout_s, gone=lambda: broker.exited(stack))
     created = admin.ensure_topics(kafka.client_config(), all_topics(stack.partitions, stack.retention_ms))
     granted = acls.apply(kafka.client_config(), acls.plan(stack.service_users)) if stack.service_users else []
     log.info("stack up on %s; %d topics, %d ACLs created", stack.bootstrap, len(created), len(granted))

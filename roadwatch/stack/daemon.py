@@ -7,9 +7,11 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,15 @@ class Daemon:
         log.info("started %s (pid %d); log %s", self.name, proc.pid, self.log_file)
         return proc.pid
 
+    def last_words(self, lines: int = 3) -> str:
+        """Why a process that exited did: the last ERROR lines of its log, else the last lines of its console
+        output (where a JVM that never got to logging says why), as one line naming the file."""
+        errors = [ln for ln in _tail(self.log_file) if " ERROR " in ln or " FATAL " in ln]
+        source, said = (self.log_file, errors) if errors else (self.out_file, _tail(self.out_file))
+        if not said:
+            return f"it left nothing in {self.log_file} or {self.out_file}"
+        return f"last lines of {source}: " + " | ".join(ln.strip() for ln in said[-lines:])
+
     def signal(self, sig: signal.Signals) -> bool:
         """Send `sig` to the process group; False if it was not running."""
         pid = self.running_pid()
@@ -114,6 +125,29 @@ def stop_all(daemons: list[Daemon], timeout_s: float = 30.0) -> bool:
     for d in daemons:
         d.pid_file.unlink(missing_ok=True)
     return bool(running)
+
+
+def taken(host: str, ports: Iterable[int]) -> list[int]:
+    """The ones of `ports` another socket holds on `host` (a listener, or a connection's local end: ports in
+    the ephemeral range can be). Bound the way the JVM binds (SO_REUSEADDR), so TIME_WAIT is no obstacle."""
+    busy = []
+    for port in ports:
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                busy.append(port)
+    return busy
+
+
+def _tail(path: Path, lines: int = 200) -> list[str]:
+    """The last `lines` non-blank lines of a text file; none when it does not exist."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    return [ln for ln in text.splitlines()[-lines:] if ln.strip()]
 
 
 def _zombie(pid: int) -> bool:

@@ -22,24 +22,29 @@ from apps.testing.openai_server import OpenAICompatibleServer
 from roadwatch.settings import ROOT, KafkaSettings
 from roadwatch.stack import broker, control
 from roadwatch.stack.settings import StackSettings
+from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 PASSWORD = "s3cret-pass"
 WRONG = "wr0ng-pass"
-REFUSED = (
-    "error: authentication failed for user 'camfleet' on 127.0.0.1:39094 (SASL PLAIN): invalid username or"
-    " password; fix ROADWATCH_KAFKA_SASL_USERNAME / ROADWATCH_KAFKA_SASL_PASSWORD, or"
-    " ROADWATCH_KAFKA_SASL_MECHANISM if the broker expects another mechanism"
-)
+
+
+def _refused(bootstrap: str) -> str:
+    return (
+        f"error: authentication failed for user 'camfleet' on {bootstrap} (SASL PLAIN): invalid username or"
+        " password; fix ROADWATCH_KAFKA_SASL_USERNAME / ROADWATCH_KAFKA_SASL_PASSWORD, or"
+        " ROADWATCH_KAFKA_SASL_MECHANISM if the broker expects another mechanism"
+    )
 
 
 @pytest.fixture(scope="module")
 def sasl_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
+    port, controller, sasl = free_ports(3)
     stack = StackSettings(
         home=tmp_path_factory.mktemp("sasl"),
-        port=39092,
-        controller_port=39093,
-        sasl_port=39094,
+        port=port,
+        controller_port=controller,
+        sasl_port=sasl,
         sasl_users={"camfleet": SecretStr(PASSWORD)},
         heap="512m",
     )
@@ -62,9 +67,9 @@ def _list(settings: KafkaSettings) -> list[str]:
     return list(admin.list_topics(timeout=6).topics)
 
 
-def _sasl(password: str) -> KafkaSettings:
+def _sasl(stack: StackSettings, password: str) -> KafkaSettings:
     return KafkaSettings(
-        bootstrap_servers="127.0.0.1:39094",
+        bootstrap_servers=stack.bootstrap,
         security_protocol="SASL_PLAINTEXT",
         sasl_mechanism="PLAIN",
         sasl_username="camfleet",
@@ -76,18 +81,18 @@ def test_without_credentials_refused_with_them_served(
     sasl_stack: StackSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     with pytest.raises(KafkaException):
-        _list(_sasl("wrong"))
+        _list(_sasl(sasl_stack, "wrong"))
     with pytest.raises(KafkaException):
         _list(KafkaSettings(bootstrap_servers=sasl_stack.bootstrap))  # plaintext client on the SASL listener
     caplog.set_level(logging.DEBUG)
-    good = _sasl(PASSWORD)
+    good = _sasl(sasl_stack, PASSWORD)
     assert "images.v1" in _list(good)
     assert PASSWORD not in repr(good) and PASSWORD not in caplog.text
     assert PASSWORD not in repr(sasl_stack)
 
 
 def test_the_plaintext_listener_is_off(sasl_stack: StackSettings) -> None:
-    assert sasl_stack.bootstrap == "127.0.0.1:39094"
+    assert sasl_stack.bootstrap == f"127.0.0.1:{sasl_stack.sasl_port}"
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", sasl_stack.port), timeout=3).close()
 
@@ -140,13 +145,13 @@ def test_server_properties_keep_the_password_out_of_the_settings_repr(tmp_path: 
     assert 'user_u="pw"' in server_properties(s) and "pw" not in repr(s.sasl_users)
 
 
-def _with_wrong_password(tmp_path: Path, **env: str) -> dict[str, str]:
+def _with_wrong_password(stack: StackSettings, tmp_path: Path, **env: str) -> dict[str, str]:
     """The environment of a process that logs in as camfleet with a wrong password (nothing else of the
     caller's roadwatch or Kafka settings)."""
     own = {k: v for k, v in os.environ.items() if not k.startswith(("ROADWATCH_", "KAFKA_"))}
     return own | {
         "ROADWATCH_HOME": str(tmp_path / "home"),
-        "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:39094",
+        "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
         "ROADWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
         "ROADWATCH_KAFKA_SASL_MECHANISM": "PLAIN",
         "ROADWATCH_KAFKA_SASL_USERNAME": "camfleet",
@@ -156,12 +161,13 @@ def _with_wrong_password(tmp_path: Path, **env: str) -> dict[str, str]:
 
 
 def _one_line_refusal(prog: str, command: list[str], env: dict[str, str]) -> None:
+    refused = _refused(env["ROADWATCH_KAFKA_BOOTSTRAP_SERVERS"])
     proc = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2, proc.stderr[-3000:]
-    assert lines[-1] == f"{prog}: {REFUSED}"
+    assert lines[-1] == f"{prog}: {refused}"
     assert "Traceback" not in proc.stderr and WRONG not in proc.stderr + proc.stdout
     assert not [line for line in lines if line.startswith("%")], "librdkafka printed past the logging"
     assert [line for line in lines if "authentication" in line.lower()] == lines[-1:], "said once"
@@ -171,12 +177,15 @@ def test_produce_with_a_wrong_password_is_one_line(sasl_stack: StackSettings, tm
     image = tmp_path / "frame.png"
     image.write_bytes(b"not read: the broker refuses the login first")
     command = [sys.executable, "-m", "apps.cli", "produce", str(image), "--source", "cam-1"]
-    _one_line_refusal("roadwatch", command, _with_wrong_password(tmp_path))
+    _one_line_refusal("roadwatch", command, _with_wrong_password(sasl_stack, tmp_path))
 
 
 def test_the_sink_with_a_wrong_password_ends_with_one_line(sasl_stack: StackSettings, tmp_path: Path) -> None:
     env = _with_wrong_password(
-        tmp_path, ROADWATCH_CATALOG_WAREHOUSE=str(tmp_path / "warehouse"), ROADWATCH_SINK_METRICS_PORT="0"
+        sasl_stack,
+        tmp_path,
+        ROADWATCH_CATALOG_WAREHOUSE=str(tmp_path / "warehouse"),
+        ROADWATCH_SINK_METRICS_PORT="0",
     )
     _one_line_refusal("sink", [sys.executable, "-m", "services.sink"], env)
 
@@ -185,6 +194,7 @@ def test_a_tier_with_a_wrong_password_ends_with_one_line(sasl_stack: StackSettin
     server = OpenAICompatibleServer(model="test-fast").start()  # the tier warms up before it reaches Kafka
     try:
         env = _with_wrong_password(
+            sasl_stack,
             tmp_path,
             ROADWATCH_VLM_BACKEND="openai",
             ROADWATCH_VLM_FAST_BASE_URL=server.base_url,
@@ -199,5 +209,5 @@ def test_a_tier_with_a_wrong_password_ends_with_one_line(sasl_stack: StackSettin
 def test_the_detector_with_a_wrong_password_ends_with_one_line(
     sasl_stack: StackSettings, tmp_path: Path
 ) -> None:
-    env = _with_wrong_password(tmp_path, ROADWATCH_DETECTOR_METRICS_PORT="0")
+    env = _with_wrong_password(sasl_stack, tmp_path, ROADWATCH_DETECTOR_METRICS_PORT="0")
     _one_line_refusal("detector", [sys.executable, "-m", "services.detector"], env)

@@ -97,3 +97,29 @@ def test_write_private_is_owner_only_even_over_a_readable_file(tmp_path: Path) -
     new = tmp_path / "new.properties"
     write_private(new, "x=1\n")
     assert stat.S_IMODE(new.stat().st_mode) == 0o600 and new.read_text() == "x=1\n"
+
+
+def test_the_listener_ports_are_the_open_ones() -> None:
+    from roadwatch.stack.broker import listener_ports
+
+    assert listener_ports(StackSettings(port=1, controller_port=2)) == [1, 2]
+    assert listener_ports(StackSettings(port=1, controller_port=2, sasl_port=3, sasl_users=USERS)) == [3, 2]
+    both = StackSettings(port=1, controller_port=2, sasl_port=3, sasl_users=USERS, plaintext_with_sasl=True)
+    assert listener_ports(both) == [1, 3, 2]
+
+
+def test_a_held_port_stops_the_start_with_its_number(tmp_path: Path) -> None:
+    import socket
+
+    from roadwatch.errors import StackError
+    from roadwatch.stack import broker
+
+    with socket.socket() as held, socket.socket() as free:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        free.bind(("127.0.0.1", 0))
+        port, other = held.getsockname()[1], free.getsockname()[1]
+        free.close()
+        with pytest.raises(StackError, match=rf"port {port} on 127.0.0.1 is held by another process"):
+            broker.start(StackSettings(home=tmp_path, port=other, controller_port=port))
+    assert not (tmp_path / "kafka.pid").exists()
