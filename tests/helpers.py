@@ -5,9 +5,13 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from confluent_kafka import Consumer, Message
+from pyiceberg.catalog import Catalog
 
+from roadwatch.iceberg.catalog import open_catalog
+from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.consume import read_to_end
 from roadwatch.settings import KafkaSettings
 
@@ -66,3 +70,11 @@ def free_ports(n: int) -> list[int]:
 
 def free_port() -> int:
     return free_ports(1)[0]
+
+
+def warehouse_catalog(warehouse: Path) -> Catalog | None:
+    """The SQLite catalog a sink process writes under `warehouse`, or None before it has made it (opened as
+    the services open it: a test that polls while the sink creates it must not lose the creation race)."""
+    if not (warehouse / "catalog.db").exists():
+        return None
+    return open_catalog(CatalogSettings(type="sql", name="roadwatch", uri=None, warehouse=str(warehouse)))

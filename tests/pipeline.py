@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
 from apps.plan import FLINK_PYTHON
@@ -39,7 +38,7 @@ from roadwatch.producer.api import ProduceReport, produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 from schemas.records import VLM_TIERS
-from tests.helpers import free_port
+from tests.helpers import free_port, warehouse_catalog
 from tests.services import ServiceProcess
 
 SERVICES = ("detector", *(f"vlm-{t}" for t in VLM_TIERS), "sink", "flink")
@@ -220,13 +219,7 @@ class Pipeline:
         if self.catalog_env:
             fields = {k.removeprefix("ROADWATCH_CATALOG_").lower(): v for k, v in self.catalog_env.items()}
             return open_catalog(CatalogSettings.model_validate(fields))
-        if not (self.warehouse / "catalog.db").exists():
-            return None
-        return SqlCatalog(
-            "roadwatch",
-            uri=f"sqlite:///{self.warehouse}/catalog.db",
-            warehouse=self.warehouse.resolve().as_uri(),
-        )
+        return warehouse_catalog(self.warehouse)
 
     def table(self, name: str, columns: tuple[str, ...]) -> pa.Table | None:
         """A table the sink wrote, or None before the sink has created it."""

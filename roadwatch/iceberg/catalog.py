@@ -8,6 +8,7 @@ from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
+from sqlalchemy.exc import OperationalError
 
 from roadwatch.iceberg.settings import CatalogSettings
 from schemas.tables import TABLES, table_def
@@ -19,7 +20,17 @@ TABLE_PROPERTIES = {"commit.retry.num-retries": "0", "format-version": "2"}
 
 
 def open_catalog(settings: CatalogSettings) -> Catalog:
-    return load_catalog(settings.name, **settings.properties())
+    """The configured catalog. Processes opening a new SQLite catalog at once (the demo's sink and console)
+    race to create its bookkeeping tables, and the loser's CREATE TABLE fails: it opens the catalog again,
+    which finds them."""
+    properties = settings.properties()
+    try:
+        return load_catalog(settings.name, **properties)
+    except OperationalError as exc:
+        if "already exists" not in str(exc):
+            raise
+        log.debug("catalog %s created by another process meanwhile; opening it again", settings.name)
+        return load_catalog(settings.name, **properties)
 
 
 def ensure_tables(catalog: Catalog, namespace: str) -> dict[str, Table]:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from PIL import Image
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
 from roadwatch.kafka.admin import ensure_topics
@@ -26,7 +25,7 @@ from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 from schemas import ImageEvent, Thresholds
 from schemas.records import utcnow
-from tests.helpers import wait_for
+from tests.helpers import wait_for, warehouse_catalog
 from tests.integration.test_detector import detector_env
 from tests.integration.test_sink import sink_env
 from tests.services import ServiceProcess
@@ -88,11 +87,9 @@ def band(key_source: str, low: float, high: float) -> bytes:
 
 def _scan(warehouse: Path, name: str) -> pa.Table | None:
     """A table the sink wrote, or None before it exists."""
-    if not (warehouse / "catalog.db").exists():
+    catalog = warehouse_catalog(warehouse)
+    if catalog is None:
         return None
-    catalog = SqlCatalog(
-        "roadwatch", uri=f"sqlite:///{warehouse}/catalog.db", warehouse=f"file://{warehouse}"
-    )
     try:
         return catalog.load_table(f"roadwatch.{name}").scan().to_arrow()
     except NoSuchTableError:

@@ -10,13 +10,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from pyiceberg.catalog.sql import SqlCatalog
 
 from roadwatch.kafka.admin import ensure_topics
 from roadwatch.kafka.topics import TopicSpec
 from roadwatch.settings import KafkaSettings
 from tests.factories import dead_letter_record, detection_result, source_state, verdict
-from tests.helpers import wait_for
+from tests.helpers import wait_for, warehouse_catalog
 from tests.services import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -43,11 +42,9 @@ def sink_env(
 
 
 def counts(warehouse: Path) -> dict[str, Counter[str]]:
-    if not (warehouse / "catalog.db").exists():
+    catalog = warehouse_catalog(warehouse)
+    if catalog is None:
         return {}  # the sink has not started yet
-    catalog = SqlCatalog(
-        "roadwatch", uri=f"sqlite:///{warehouse}/catalog.db", warehouse=f"file://{warehouse}"
-    )
     out = {}
     for name in COUNTS:
         try:
