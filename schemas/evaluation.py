@@ -10,8 +10,6 @@ Evolution is additive, as for the production tables (`schemas/tables.py`).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
@@ -22,15 +20,12 @@ from pyiceberg.transforms import DayTransform, IdentityTransform
 from pyiceberg.types import (
     BooleanType,
     DoubleType,
-    IcebergType,
-    ListType,
-    NestedField,
     StringType,
     TimestamptzType,
 )
 
 from schemas.records import Contract, TierOpinion
-from schemas.tables import FieldDef
+from schemas.tables import FieldDef, TableDef, strings, struct_fields
 
 OPINIONS = "opinions"
 AskedBy = Literal["dense", "rerun"]  # `roadwatch eval --dense`, `roadwatch replay --rerun`
@@ -62,10 +57,6 @@ class AskedOpinion(Contract):
         return {**self.model_dump(exclude={"opinion"}), **self.opinion.model_dump()}
 
 
-def _strings(ids: Iterator[int]) -> IcebergType:
-    return ListType(next(ids), StringType(), element_required=True)
-
-
 _FIELDS: list[FieldDef] = [
     ("opinion_id", StringType(), True),
     ("run_id", StringType(), True),
@@ -83,32 +74,20 @@ _FIELDS: list[FieldDef] = [
     ("outcome", StringType(), True),
     ("roadwork", BooleanType(), False),
     ("confidence", DoubleType(), True),
-    ("evidence", _strings, True),
+    ("evidence", strings, True),
     ("latency_ms", DoubleType(), True),
     ("error", StringType(), False),
     ("asked_at", TimestamptzType(), True),
 ]
 
 
-@dataclass(frozen=True)
-class OpinionsDef:
-    """The opinions table's declared schema, partition spec (day of `asked_at`) and sort order (image)."""
-
-    schema: Schema
-    partition_spec: PartitionSpec
-    sort_order: SortOrder
-
-
-def opinions_def() -> OpinionsDef:
-    """The declared definition; field ids are stable for a given declaration."""
-    ids = itertools.count(1)
-    fields = []
-    for name, typ, required in _FIELDS:
-        fid = next(ids)
-        resolved = typ(ids) if callable(typ) else typ
-        fields.append(NestedField(fid, name, resolved, required=required))
-    schema = Schema(*fields)
+def opinions_def() -> TableDef:
+    """The opinions table's declared schema, partition spec (day of `asked_at`) and sort order (image);
+    field ids are stable for a given declaration."""
+    schema = Schema(*struct_fields(_FIELDS, itertools.count(1)))
     asked = schema.find_field("asked_at").field_id
     sha = schema.find_field("image_sha256").field_id
     spec = PartitionSpec(PartitionField(asked, 1000, DayTransform(), "asked_day"))
-    return OpinionsDef(schema, spec, SortOrder(SortField(source_id=sha, transform=IdentityTransform())))
+    return TableDef(
+        OPINIONS, schema, spec, SortOrder(SortField(source_id=sha, transform=IdentityTransform()))
+    )

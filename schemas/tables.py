@@ -33,7 +33,8 @@ NAMESPACE = "roadwatch"
 FieldDef = tuple[str, IcebergType | Callable[[Iterator[int]], IcebergType], bool]
 
 
-def _struct(fields: list[FieldDef], ids: Iterator[int]) -> list[NestedField]:
+def struct_fields(fields: list[FieldDef], ids: Iterator[int]) -> list[NestedField]:
+    """Fields numbered from `ids` in declaration order (nested types take the ids after their own)."""
     out = []
     for name, typ, required in fields:
         fid = next(ids)
@@ -45,19 +46,20 @@ def _struct(fields: list[FieldDef], ids: Iterator[int]) -> list[NestedField]:
 def _list_of(fields: list[FieldDef]) -> Callable[[Iterator[int]], IcebergType]:
     def build(ids: Iterator[int]) -> IcebergType:
         element_id = next(ids)
-        return ListType(element_id, StructType(*_struct(fields, ids)), element_required=True)
+        return ListType(element_id, StructType(*struct_fields(fields, ids)), element_required=True)
 
     return build
 
 
 def _struct_of(fields: list[FieldDef]) -> Callable[[Iterator[int]], IcebergType]:
     def build(ids: Iterator[int]) -> IcebergType:
-        return StructType(*_struct(fields, ids))
+        return StructType(*struct_fields(fields, ids))
 
     return build
 
 
-def _strings(ids: Iterator[int]) -> IcebergType:
+def strings(ids: Iterator[int]) -> IcebergType:
+    """A list of strings (the element takes the next id)."""
     return ListType(next(ids), StringType(), element_required=True)
 
 
@@ -90,7 +92,7 @@ _OPINION: list[FieldDef] = [
     ("outcome", StringType(), True),
     ("roadwork", BooleanType(), False),
     ("confidence", DoubleType(), True),
-    ("evidence", _strings, True),
+    ("evidence", strings, True),
     ("latency_ms", DoubleType(), True),
     ("error", StringType(), False),
 ]
@@ -121,7 +123,7 @@ TABLE_FIELDS: dict[str, list[FieldDef]] = {
         ("roadwork", BooleanType(), True),
         ("confidence", DoubleType(), True),
         ("decided_by", StringType(), True),
-        ("tier_path", _strings, True),
+        ("tier_path", strings, True),
         ("opinions", _list_of(_OPINION), True),
         ("detector_score", DoubleType(), True),
         ("degraded", BooleanType(), True),
@@ -191,7 +193,7 @@ class TableDef:
 def table_def(name: str) -> TableDef:
     """Build the declared definition of one table; field ids are stable for a given declaration."""
     ids = itertools.count(1)
-    fields = _struct([*_COMMON, *_KAFKA, *TABLE_FIELDS[name]], ids)
+    fields = struct_fields([*_COMMON, *_KAFKA, *TABLE_FIELDS[name]], ids)
     schema = Schema(*fields)
     captured = schema.find_field("captured_at").field_id
     source = schema.find_field("source_id").field_id
