@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,22 +53,6 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str, every_s
             return
         time.sleep(every_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-
-
-def free_ports(n: int) -> list[int]:
-    """`n` distinct ports free on 127.0.0.1 now (held together while chosen, so never the same twice)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
 
 
 def warehouse_catalog(warehouse: Path) -> Catalog | None:

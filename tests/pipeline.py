@@ -34,11 +34,12 @@ from roadwatch.kafka.topics import (
     dlq,
     escalations,
 )
+from roadwatch.ports import free_port
 from roadwatch.producer.api import ProduceReport, produce
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 from schemas.records import VLM_TIERS
-from tests.helpers import free_port, warehouse_catalog
+from tests.helpers import warehouse_catalog
 from tests.services import ServiceProcess
 
 SERVICES = ("detector", *(f"vlm-{t}" for t in VLM_TIERS), "sink", "flink")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import socket
 import tempfile
 import threading
 import time
@@ -30,6 +29,7 @@ from roadwatch.analytics.tables import Tables
 from roadwatch.iceberg.catalog import ensure_tables, open_catalog
 from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.clients import transactional_producer
+from roadwatch.ports import free_port
 from roadwatch.settings import KafkaSettings
 from schemas import Detection, DetectionResult, ModelRef
 from services.sink.convert import to_arrow
@@ -122,13 +122,6 @@ def fill(tables: Tables, rows: int, batch_rows: int = 50_000) -> int:
         commit(rows)
         commits += 1
     return commits
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _serve(
@@ -298,7 +291,7 @@ def run(
         fill_s = time.perf_counter() - started
         files = len(tables.catalog.load_table(f"{catalog.namespace}.verdicts").inspect.files())
         topics = (s.topic("console-verdicts"), s.topic("console-thresholds", partitions=1))
-        port = _free_port()
+        port = free_port()
         proc = ctx.Process(target=_serve, args=(catalog, tmp, port, kafka, topics), name="bench-console")
         proc.start()
         base_url = f"http://127.0.0.1:{port}"

@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from roadwatch.errors import StackError
-from roadwatch.stack.daemon import Daemon, java, log4j2_config, taken
+from roadwatch.ports import taken
+from roadwatch.stack.daemon import Daemon, java, log4j2_config
 from roadwatch.stack.jars import kafka_classpath
 from roadwatch.stack.settings import StackSettings
 

@@ -7,11 +7,9 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
-from contextlib import closing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,20 +123,6 @@ def stop_all(daemons: list[Daemon], timeout_s: float = 30.0) -> bool:
     for d in daemons:
         d.pid_file.unlink(missing_ok=True)
     return bool(running)
-
-
-def taken(host: str, ports: Iterable[int]) -> list[int]:
-    """The ones of `ports` another socket holds on `host` (a listener, or a connection's local end: ports in
-    the ephemeral range can be). Bound the way the JVM binds (SO_REUSEADDR), so TIME_WAIT is no obstacle."""
-    busy = []
-    for port in ports:
-        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError:
-                busy.append(port)
-    return busy
 
 
 def _tail(path: Path, lines: int = 200) -> list[str]:

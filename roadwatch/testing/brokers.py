@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from roadwatch.errors import StackError
 from roadwatch.kafka.admin import wait_until_ready
+from roadwatch.ports import free_port
 from roadwatch.stack import broker as stack_broker
 from roadwatch.testing.settings import TestingSettings
 
@@ -63,12 +63,6 @@ def choose(settings: TestingSettings) -> Choice:
             raise StackError(f"ROADWATCH_TESTING_BROKER=testcontainers but {why}")
         return Choice("testcontainers", "ROADWATCH_TESTING_BROKER=testcontainers")
     return Choice("testcontainers", why) if answers else Choice("local", why)
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def kafka_env(port: int, controller_port: int, partitions: int) -> dict[str, str]:

@@ -38,11 +38,11 @@ from pydantic import SecretStr
 
 from roadwatch.kafka.clients import consumer, idempotent_producer, member_id, transactional_producer
 from roadwatch.kafka.topics import DETECTIONS, IMAGES, THRESHOLDS, dlq
+from roadwatch.ports import free_ports
 from roadwatch.settings import KafkaSettings
 from roadwatch.stack import acls, control
 from roadwatch.stack.jars import kafka_classpath
 from roadwatch.stack.settings import StackSettings
-from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 PASSWORDS = {"admin": "admin-pw", "detector": "detector-pw", "vlm-fast": "fast-pw"}

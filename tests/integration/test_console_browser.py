@@ -18,10 +18,11 @@ import httpx
 import pytest
 
 from roadwatch.analytics.queries import run_query
+from roadwatch.ports import free_port
 from roadwatch.settings import KafkaSettings
 from tests.console_tables import HOSTILE, Filled, fill
 from tests.factories import verdict
-from tests.helpers import free_port, wait_for
+from tests.helpers import wait_for
 from tests.services import ServiceProcess
 
 pytestmark = pytest.mark.integration

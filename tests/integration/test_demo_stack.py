@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from roadwatch.ports import free_ports
 from roadwatch.settings import ROOT
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
-from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from roadwatch.kafka.topics import dlq
+from roadwatch.ports import free_port
 from roadwatch.settings import KafkaSettings
 from schemas import DeadLetter
-from tests.helpers import free_port, read_committed, wait_for
+from tests.helpers import read_committed, wait_for
 from tests.integration.test_detector import detector_env, topics  # noqa: F401 - the topics fixture
 from tests.integration.test_hostile import band, event
 from tests.services import running

@@ -19,10 +19,10 @@ from confluent_kafka.admin import AdminClient
 from pydantic import SecretStr
 
 from apps.testing.openai_server import OpenAICompatibleServer
+from roadwatch.ports import free_ports
 from roadwatch.settings import ROOT, KafkaSettings
 from roadwatch.stack import broker, control
 from roadwatch.stack.settings import StackSettings
-from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 PASSWORD = "s3cret-pass"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from roadwatch.errors import StackError
+from roadwatch.ports import free_ports
 from roadwatch.stack import control
 from roadwatch.stack.settings import StackSettings
-from tests.helpers import free_ports
 
 pytestmark = pytest.mark.integration
 

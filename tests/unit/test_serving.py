@@ -16,8 +16,8 @@ import pytest
 
 from roadwatch.errors import ConfigError
 from roadwatch.inflight import InFlight
+from roadwatch.ports import free_port
 from roadwatch.serving import Health, serve, serving
-from tests.helpers import free_port
 
 
 def get(port: int, path: str, timeout: float = 2.0) -> int:

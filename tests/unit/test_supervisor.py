@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from roadwatch.errors import StackError
+from roadwatch.ports import free_port
 from roadwatch.process import group_alive
 from roadwatch.supervisor import ServiceSpec, Supervisor
-from tests.helpers import free_port
 
 EXITS = "import os; print(os.getpid(), os.environ['MARK'], flush=True)"
 SLEEPS = "import time; time.sleep(60)"

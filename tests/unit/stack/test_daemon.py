@@ -6,7 +6,8 @@ import signal
 import time
 from pathlib import Path
 
-from roadwatch.stack.daemon import Daemon, taken
+from roadwatch.ports import taken
+from roadwatch.stack.daemon import Daemon
 
 
 def test_a_killed_child_is_gone_and_starts_again(tmp_path: Path) -> None:
