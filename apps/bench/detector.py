@@ -2,12 +2,16 @@
 
 Bare: read file → decode → inference, in a plain loop, no Kafka. Streaming: the images are produced to a
 fresh topic and a real detector process (warmed up first) consumes them and commits its outputs in
-transactions; the clock stops when every DetectionResult is readable with `read_committed`.
+transactions; the clock stops when every DetectionResult is readable with `read_committed`. Each round runs
+both sides on the same `images` files (the dataset's, repeated in order to reach that many); rounds
+alternate the sides, so noise hits both alike; medians, and each figure's spread over the rounds.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -27,6 +31,8 @@ from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 from services.detector.service import build_pipeline
 from services.detector.settings import DetectorSettings
+
+log = logging.getLogger(__name__)
 
 
 def _bare(files: list[Path], settings: DetectorSettings) -> tuple[float, list[float]]:
@@ -89,17 +95,31 @@ def _env(kafka: KafkaSettings, models_dir: Path, images: Path, port: int, s: Scr
     }
 
 
+def spread(values: list[float], digits: int = 3) -> list[float]:
+    """[min, max] of per-round figures, rounded."""
+    return [round(min(values), digits), round(max(values), digits)]
+
+
 def run(
-    kafka: KafkaSettings, dataset: str, models_dir: Path, rounds: int = 2, port: int = 9181
+    kafka: KafkaSettings,
+    dataset: str,
+    models_dir: Path,
+    images: int = 500,
+    rounds: int = 3,
+    port: int = 9181,
 ) -> dict[str, Any]:
-    """Alternate bare loop and streaming path `rounds` times (noise hits both alike); report medians."""
-    files = local_paths([dataset])
+    """Alternate bare loop and streaming path `rounds` times on `images` files of `dataset`; report medians
+    and spreads (a round's ratio is its streaming rate over its own bare rate)."""
+    found = local_paths([dataset])
+    if not found:
+        raise ValueError(f"bench detector: no image files under {dataset}")
+    files = list(itertools.islice(itertools.cycle(found), images))
     settings = DetectorSettings(models_dir=models_dir)
     bare_rates, stream_rates, bare_lat = [], [], []
     done: dict[bytes, int] = {}
     with scratch(kafka) as s:
         env = _env(kafka, models_dir, Path(dataset).resolve(), port, s)
-        images = env["ROADWATCH_DETECTOR_INPUT_TOPIC"]
+        images_topic = env["ROADWATCH_DETECTOR_INPUT_TOPIC"]
         with TopicReader(kafka, env["ROADWATCH_DETECTOR_DETECTIONS_TOPIC"]) as reader:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "services.detector"],
@@ -109,31 +129,47 @@ def run(
             )
             try:
                 _wait_ready(port, proc)
-                for _ in range(rounds):
+                for r in range(rounds):
                     bare_s, lat = _bare(files, settings)
                     bare_rates.append(len(files) / bare_s)
                     bare_lat.extend(lat)
                     start = time.perf_counter()
                     report = produce(
-                        [str(f) for f in files], "bench", kafka=kafka, settings=ProducerSettings(topic=images)
+                        [str(f) for f in files],
+                        "bench",
+                        kafka=kafka,
+                        settings=ProducerSettings(topic=images_topic),
                     )
                     got = _stamps(reader.read(until=report.sent, timeout_s=600))
                     stream_rates.append(len(got) / (time.perf_counter() - start))
                     done.update(got)
+                    log.info(
+                        "round %d/%d: bare %.2f img/s, streaming %.2f img/s (ratio %.3f)",
+                        r + 1,
+                        rounds,
+                        bare_rates[-1],
+                        stream_rates[-1],
+                        stream_rates[-1] / bare_rates[-1],
+                    )
                 stream_peak = _peak_rss_of(proc.pid)
             finally:  # before the scratch goes: the detector's group must be empty to be deleted
                 proc.terminate()
                 proc.wait(30)
-        latencies = _latencies(_stamps(read_to_end(kafka, images, until=len(done), timeout_s=30)), done)
+        latencies = _latencies(_stamps(read_to_end(kafka, images_topic, until=len(done), timeout_s=30)), done)
     bare_ips, stream_ips = statistics.median(bare_rates), statistics.median(stream_rates)
+    ratios = [s / b for s, b in zip(stream_rates, bare_rates, strict=True)]
     return {
         "bench": "detector",
         "images": len(files),
+        "distinct_images": len(found),
         "rounds": rounds,
         "outputs": len(done),
         "bare_images_per_s": round(bare_ips, 2),
+        "bare_images_per_s_spread": spread(bare_rates, 2),
         "stream_images_per_s": round(stream_ips, 2),
-        "ratio": round(stream_ips / bare_ips, 3),
+        "stream_images_per_s_spread": spread(stream_rates, 2),
+        "ratio": round(statistics.median(ratios), 3),
+        "ratio_spread": spread(ratios),
         "bare_p50_ms": round(percentile(bare_lat, 50), 1),
         "bare_p99_ms": round(percentile(bare_lat, 99), 1),
         "stream_p50_ms": round(percentile(latencies, 50), 1),
