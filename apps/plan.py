@@ -65,11 +65,11 @@ def local_services(
     instances: int = 1,
     shadow_model: Path | None = None,
 ) -> list[ServiceSpec]:
-    """Detector and the three tiers on the `local` backend (`instances` of each), the sink, the web
-    console, the Flink job when `flink_python` names its env, and a shadow detector when `shadow_model`
-    names its model (a file under `models_dir`, or absolute). Each listens on its own default metrics
-    port (`roadwatch.settings.METRICS_PORTS`; the console on its page port); the detector, the tiers and the
-    console read image files only under `images` (their allow-lists deny everything else)."""
+    """Detector and the three tiers on the `local` backend (`instances` of each), the sink, its maintainer,
+    the web console, the Flink job when `flink_python` names its env, and a shadow detector when
+    `shadow_model` names its model (a file under `models_dir`, or absolute). Each listens on its own default
+    metrics port (`roadwatch.settings.METRICS_PORTS`; the console on its page port); the detector, the tiers
+    and the console read image files only under `images` (their allow-lists deny everything else)."""
     roots = json.dumps([str(images.resolve())])
     specs = _instances(
         "detector",
@@ -92,6 +92,7 @@ def local_services(
         )
     specs += [
         ServiceSpec("sink", ["-m", "services.sink"], {}, METRICS_PORTS["sink"]),
+        ServiceSpec("maintainer", ["-m", "services.maintainer"], {}, METRICS_PORTS["maintainer"]),
         ServiceSpec(
             "console",
             ["-m", "apps.cli", "ui"],

@@ -31,6 +31,7 @@ METRICS_PORTS = {
     "vlm-precision": 9122,
     "sink": 9103,
     "flink": 9104,
+    "maintainer": 9105,
 }
 
 

@@ -138,7 +138,7 @@ class Pipeline:
                 "ROADWATCH_SINK_DLQ_PATTERN": f"^{re.escape(self.prefix)}.*\\.dlq$",
                 "ROADWATCH_SINK_GROUP_ID": self.prefix + "sink",
                 "ROADWATCH_SINK_FLUSH_ROWS": "2000",
-                "ROADWATCH_SINK_FLUSH_INTERVAL_MS": "500",
+                "ROADWATCH_SINK_FRESHNESS_MS": "500",
                 "ROADWATCH_SINK_METRICS_PORT": str(self.port(service)),
                 **({} if self.catalog_env else {"ROADWATCH_CATALOG_WAREHOUSE": str(self.warehouse)}),
             }

@@ -131,7 +131,7 @@ def _sink_round(
     settings = verdicts_only(
         topic,
         flush_rows=flush_rows,
-        flush_interval_ms=250,
+        freshness_ms=250,
         max_poll_records=10_000,
         group_id=group_id,
         metrics_port=0,

@@ -20,6 +20,10 @@ from schemas.records import VLM_TIERS
 SERVICES = {
     "detector": ("YOLO / RT-DETR detector on images.v1", "services.detector.service"),
     "sink": ("Iceberg sink: detections, verdicts, source state, dead letters", "services.sink.service"),
+    "maintainer": (
+        "Iceberg maintainer: merges the sink's small files, expires snapshots",
+        "services.maintainer.service",
+    ),
 }
 
 

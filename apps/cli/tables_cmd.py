@@ -1,4 +1,5 @@
-"""`roadwatch tables maintain`: compact small files and expire old snapshots (offsets stay safe)."""
+"""`roadwatch tables maintain`: compact small files and expire old snapshots once (offsets stay safe); the
+same code as the maintainer service (`roadwatch.iceberg.maintenance`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     m = actions.add_parser(
         "maintain", help="compact small files, expire old snapshots, report files and sizes"
     )
-    m.add_argument("--older-than", default="7d", help="expire snapshots older than this (30m, 6h, 7d, ISO)")
     m.add_argument(
-        "--min-files", type=int, default=4, help="compact a day partition with more files than this"
+        "--older-than",
+        default="7d",
+        help="expire snapshots superseded longer ago than this (30m, 6h, 7d, ISO); never the chain back to"
+        " the newest snapshot carrying the sink's offsets",
+    )
+    m.add_argument(
+        "--min-files",
+        type=int,
+        default=4,
+        help="merge the small files of a day partition with more files than this (the maintainer service"
+        " does this continuously: `roadwatch run maintainer`)",
     )
     m.add_argument("--json", action="store_true")
     m.set_defaults(handler=_maintain)

@@ -28,10 +28,12 @@ class Flush(Enum):
     NOTHING_TO_FLUSH = "nothing to flush"  # the interval passed with empty buffers: start a new one
 
 
-def flush_due(buffered: int, since_last_s: float, settings: SinkSettings) -> Flush:
-    """Flush once `flush_rows` records are buffered, or when the interval passed with any buffered."""
-    interval_passed = since_last_s >= settings.flush_interval_ms / 1000
-    if buffered >= settings.flush_rows or (interval_passed and buffered):
+def flush_due(buffered: int, buffered_bytes: int, since_last_s: float, settings: SinkSettings) -> Flush:
+    """Flush once `flush_rows` records or `flush_bytes` bytes of them are buffered, or when the freshness
+    target (`freshness_ms` since the last flush) passed with any buffered: whichever comes first."""
+    interval_passed = since_last_s >= settings.freshness_ms / 1000
+    full = buffered >= settings.flush_rows or buffered_bytes >= settings.flush_bytes
+    if full or (interval_passed and buffered):
         return Flush.NOW
     return Flush.NOTHING_TO_FLUSH if interval_passed else Flush.NOT_YET
 

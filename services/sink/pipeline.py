@@ -1,4 +1,5 @@
-"""The sink's pipeline: consume, buffer per table, flush on rows or interval, resume from the tables' offsets.
+"""The sink's pipeline: consume, buffer per table, flush on rows, bytes or freshness, resume from the tables'
+offsets.
 
 Three stages overlap: the loop consumes; each consumed batch is converted to Arrow on a converter thread as
 soon as it arrives; a flush hands the converted chunks to one commit thread, which commits them while the
@@ -42,6 +43,7 @@ class Sink:
         self.buffers: dict[str, list[Future[Converted]]] = defaultdict(list)  # chunks, in consumption order
         self._table_of: dict[str, str] = {}
         self._buffered = 0
+        self._buffered_bytes = 0
         self._last_flush = time.monotonic()
         self._converter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-convert")
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-commit")
@@ -116,9 +118,11 @@ class Sink:
             schema = self.writers[table].arrow_schema
             self.buffers[table].append(self._converter.submit(to_arrow, table, schema, chunk))
             self._buffered += len(chunk)
+            self._buffered_bytes += sum(len(m.value() or b"") for m in chunk)
         if self._inflight is not None and self._inflight.done():
             self._settle()
-        due = flush_due(self._buffered, time.monotonic() - self._last_flush, self.settings)
+        since = time.monotonic() - self._last_flush
+        due = flush_due(self._buffered, self._buffered_bytes, since, self.settings)
         if due is Flush.NOW:
             self.flush()
         elif due is Flush.NOTHING_TO_FLUSH:
@@ -129,6 +133,7 @@ class Sink:
         self._settle()
         if self._buffered:
             pending, self.buffers, self._buffered = self.buffers, defaultdict(list), 0
+            self._buffered_bytes = 0
             self._inflight = self._committer.submit(self._flush, pending)
         self._last_flush = time.monotonic()
         if wait:
@@ -145,7 +150,7 @@ class Sink:
         except StaleWriterError as exc:
             log.warning("fenced: %s; dropping buffers and re-seeking", exc, extra=ctx(service=SERVICE))
             self.buffers.clear()
-            self._buffered = 0
+            self._buffered = self._buffered_bytes = 0
             self._reseek()
             return
         self.consumer.commit(

@@ -38,8 +38,12 @@ class SinkSettings(ComponentSettings):
     # static group membership (group.instance.id): a restarted instance takes its partitions straight back;
     # off, it leaves its group on close (a short-lived sink, e.g. a benchmark's)
     static_member: bool = True
+    # a flush goes once any of these is reached, whichever comes first: rows, buffered record bytes (the
+    # file-size target: Parquet files come out several times smaller), or the freshness target (how long a
+    # consumed record may wait before its commit starts)
     flush_rows: int = Field(50_000, ge=1)
-    flush_interval_ms: int = Field(2_000, ge=10)
+    flush_bytes: int = Field(64 * 2**20, ge=1)
+    freshness_ms: int = Field(1_000, ge=10)
     max_poll_records: int = Field(10_000, ge=1)
     commit_retries: int = Field(8, ge=0)
     # a row whose event_id (a dead letter: whose record) the table took this long ago or less is left out

@@ -103,10 +103,15 @@ class TableWriter:
         return self._arrow
 
     def reload(self) -> None:
-        """Re-read the table, its committed offsets and recent event_ids (after another writer fenced us)."""
+        """Re-read the table and its committed offsets; and the event_ids it took in the window when the
+        offsets moved (another writer committed rows). A commit that lost to a maintenance snapshot (which
+        carries no offsets and adds no rows) keeps the ids it knows: re-reading the window there would cost
+        a scan of every recent file per conflict."""
+        before = self.committed
         self.table = self.table.refresh()
         self.committed = offsets.committed(self.table)
-        self._remember_recent()
+        if self.committed != before:
+            self._remember_recent()
 
     @property
     def name(self) -> str:
@@ -134,6 +139,7 @@ class TableWriter:
                 merged = self._append(rows, start, end, attempted)
             except CommitFailedException as exc:
                 CONFLICTS.labels(self.name).inc()
+                before = self.committed
                 self._reload_through_outages()
                 if self._landed(attempted):  # an attempt an outage hid from us went through after all
                     merged = {**self.committed}
@@ -142,6 +148,10 @@ class TableWriter:
                     raise StaleWriterError(
                         f"{self.name}: partitions {stale} were committed by another writer"
                     ) from exc
+                if self.committed == before and attempt == 0:
+                    # a maintenance commit (no offsets, no new rows) came first: nobody to back off from
+                    log.debug("%s: a maintenance commit came first; retrying on it", self.name)
+                    continue
                 delay = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
                 log.warning(
                     "commit conflict on %s (attempt %d), retrying in %.2fs", self.name, attempt + 1, delay

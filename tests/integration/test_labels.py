@@ -71,7 +71,7 @@ def test_imported_and_human_labels_reach_the_table_and_score_the_verdicts(
         "ROADWATCH_SINK_SOURCE_STATE_TOPIC": topics["source_state"],
         "ROADWATCH_SINK_DLQ_PATTERN": rf"^t\.nodlq\.{uuid.uuid4().hex}$",
         "ROADWATCH_SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
-        "ROADWATCH_SINK_FLUSH_INTERVAL_MS": "200",
+        "ROADWATCH_SINK_FRESHNESS_MS": "200",
         "ROADWATCH_SINK_METRICS_PORT": "0",
     }
     with running("services.sink", sink_env, tmp_path / "sink.log"):

@@ -80,7 +80,7 @@ def test_a_shadow_detector_beside_production(
         "ROADWATCH_SINK_SHADOW_OPINIONS_TOPIC": f"t.opinions.{uuid.uuid4().hex[:10]}",
         "ROADWATCH_SINK_DLQ_PATTERN": f"^{topics['images']}\\.dlq$",
         "ROADWATCH_SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
-        "ROADWATCH_SINK_FLUSH_INTERVAL_MS": "300",
+        "ROADWATCH_SINK_FRESHNESS_MS": "300",
         "ROADWATCH_SINK_METRICS_PORT": "0",
         "ROADWATCH_CATALOG_WAREHOUSE": str(warehouse),
     }

@@ -35,7 +35,7 @@ def sink_env(
         "ROADWATCH_SINK_DLQ_PATTERN": dlq_pattern,
         "ROADWATCH_SINK_GROUP_ID": f"sink-{uuid.uuid4().hex[:8]}",
         "ROADWATCH_SINK_FLUSH_ROWS": "1500",
-        "ROADWATCH_SINK_FLUSH_INTERVAL_MS": "300",
+        "ROADWATCH_SINK_FRESHNESS_MS": "300",
         "ROADWATCH_SINK_METRICS_PORT": "0",
         "ROADWATCH_CATALOG_WAREHOUSE": str(warehouse),
     }

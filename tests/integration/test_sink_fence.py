@@ -38,7 +38,7 @@ def _sink(kafka: KafkaSettings, catalog: CatalogSettings, topic: str, instance: 
         group_id=f"g.{instance}.{uuid.uuid4().hex[:8]}",
         instance_id=instance,
         flush_rows=1_000_000,
-        flush_interval_ms=600_000,
+        freshness_ms=600_000,
         metrics_port=0,
     )
     sink = build(settings, catalog, kafka)

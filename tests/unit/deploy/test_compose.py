@@ -12,6 +12,7 @@ from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.settings import KafkaSettings
 from roadwatch.stack.settings import StackSettings
 from services.detector.settings import DetectorSettings
+from services.maintainer.settings import MaintainerSettings
 from services.sink.settings import SinkSettings
 from services.vlm_tier.settings import TierSettings, tier_settings
 
@@ -23,6 +24,7 @@ PREFIXES = {
     "ROADWATCH_STACK_": StackSettings,
     "ROADWATCH_DETECTOR_": DetectorSettings,
     "ROADWATCH_SINK_": SinkSettings,
+    "ROADWATCH_MAINTAINER_": MaintainerSettings,
     "ROADWATCH_CATALOG_": CatalogSettings,
     "ROADWATCH_VLM_": TierSettings,
 }
@@ -48,6 +50,7 @@ def test_every_service_has_an_image() -> None:
         "vlm-precision",
         "vllm",
         "sink",
+        "maintainer",
         "prometheus",
         "grafana",
     } <= set(SERVICES)
@@ -101,4 +104,5 @@ def test_health_checks_and_ready_conditions() -> None:
 def test_prometheus_scrapes_every_service_port() -> None:
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
-    assert {"detector:9101", "vlm-fast:9102", "vlm-power:9102", "vlm-precision:9102", "sink:9103"} <= targets
+    ours = {"detector:9101", "vlm-fast:9102", "vlm-power:9102", "vlm-precision:9102", "sink:9103"}
+    assert ours | {"maintainer:9105"} <= targets

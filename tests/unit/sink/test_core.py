@@ -131,3 +131,19 @@ class NotADigit(BaseModel):
 def test_what_has_no_vectorised_check_is_refused_when_the_check_is_built(model: type[BaseModel]) -> None:
     with pytest.raises(TypeError, match="no vectorised check"):
         model_check(model)
+
+
+# --- when a flush is due: rows, bytes or freshness, whichever comes first
+
+
+def test_a_flush_is_due_on_rows_bytes_or_freshness_whichever_first() -> None:
+    from services.sink.core import Flush, flush_due
+    from services.sink.settings import SinkSettings
+
+    s = SinkSettings(flush_rows=100, flush_bytes=1000, freshness_ms=1000, metrics_port=0)
+    assert flush_due(10, 100, 0.1, s) is Flush.NOT_YET
+    assert flush_due(100, 100, 0.1, s) is Flush.NOW
+    assert flush_due(10, 1000, 0.1, s) is Flush.NOW
+    assert flush_due(1, 1, 1.0, s) is Flush.NOW
+    assert flush_due(0, 0, 1.0, s) is Flush.NOTHING_TO_FLUSH
+    assert SinkSettings().freshness_ms == 1000
