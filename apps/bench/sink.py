@@ -85,7 +85,7 @@ class _Assigned(Health):
 
 
 @contextmanager
-def _round_catalog(configured: CatalogSettings, tmp: str, name: str) -> Iterator[CatalogSettings]:
+def round_catalog(configured: CatalogSettings, tmp: str, name: str) -> Iterator[CatalogSettings]:
     """A fresh catalog for one side of one round: SQLite under `tmp`, or a new namespace of the configured
     REST catalog (its tables purged and the namespace dropped on exit)."""
     if configured.type != "rest":
@@ -187,8 +187,8 @@ def run(
         for r in range(rounds):
             with (
                 tempfile.TemporaryDirectory() as tmp,
-                _round_catalog(configured, tmp, f"sink{r}") as sink_cat,
-                _round_catalog(configured, tmp, f"bare{r}") as bare_cat,
+                round_catalog(configured, tmp, f"sink{r}") as sink_cat,
+                round_catalog(configured, tmp, f"bare{r}") as bare_cat,
             ):
                 batches: list[pa.Table] = []
                 sink.append(

@@ -22,7 +22,9 @@ def _detector(args: argparse.Namespace) -> dict[str, Any]:
     from apps.bench import detector
 
     dataset = args.dataset or str(DATASETS_DIR / "tracon" / "images" / "val")
-    return detector.run(KafkaSettings(), dataset, MODELS_DIR)
+    return detector.run(
+        KafkaSettings(), dataset, MODELS_DIR, images=args.events or 500, rounds=args.rounds or 3
+    )
 
 
 def _vlm(args: argparse.Namespace) -> dict[str, Any]:
@@ -32,9 +34,34 @@ def _vlm(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _sink(args: argparse.Namespace) -> dict[str, Any]:
+    if args.peer == "kafka-connect":
+        return _sink_peer(args)
     from apps.bench import sink
 
     return sink.run(KafkaSettings(), rows=args.events or 200_000)
+
+
+def _sink_peer(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import sink_peer
+    from apps.bench.sink_sides import PeerSettings
+
+    peer = PeerSettings(
+        commit_interval_ms=args.peer_commit_interval_ms,
+        commit_timeout_ms=args.peer_commit_timeout_ms,
+        offset_flush_interval_ms=args.peer_offset_flush_interval_ms,
+        tasks=args.peer_tasks,
+        max_poll_records=args.peer_max_poll_records,
+    )
+    options = sink_peer.Options(
+        mode=args.mode,
+        rows=args.events or 1_000_000,
+        rate=args.rate,
+        duration_s=args.duration,
+        rounds=args.rounds or (3 if args.mode == "backlog" else 1),
+        freshness_ms=args.freshness_ms,
+        peer=peer,
+    )
+    return sink_peer.run(KafkaSettings(), options)
 
 
 def _flink(args: argparse.Namespace) -> dict[str, Any]:
@@ -74,8 +101,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--events",
         type=int,
         default=None,
-        help="produce: images sent (3000); sink: verdict rows (200,000); console: verdicts in the tables "
-        "(1,000,000); replay: stored events (1,000,000)",
+        help="produce: images sent (3000); detector: images per round (500, the dataset repeated); sink:"
+        " verdict rows (200,000; with --peer 1,000,000); console: verdicts in the tables (1,000,000);"
+        " replay: stored events (1,000,000)",
     )
     p.add_argument("--dataset", default=None)
     p.add_argument(
@@ -84,7 +112,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=10,
         help="flink: a SourceState every N events of a source (10, the default)",
     )
+    _peer_arguments(p)
     p.set_defaults(handler=_bench)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
+def _peer_arguments(p: argparse.ArgumentParser) -> None:
+    """`bench sink --peer kafka-connect`: against Kafka Connect with Iceberg's sink connector."""
+    g = p.add_argument_group("sink --peer kafka-connect")
+    g.add_argument("--peer", choices=["kafka-connect"], default=None, help="sink: measure against this peer")
+    g.add_argument("--mode", choices=["backlog", "steady"], default="backlog")
+    g.add_argument("--rate", type=_positive, default=2000, help="steady: rows/s produced (2000)")
+    g.add_argument("--duration", type=float, default=300.0, help="steady: seconds produced (300)")
+    g.add_argument(
+        "--rounds",
+        type=_positive,
+        default=None,
+        help="rounds per side (detector 3; sink --peer: backlog 3, steady 1)",
+    )
+    g.add_argument("--freshness-ms", type=_positive, default=None, help="roadwatch's sink (its default)")
+    g.add_argument("--peer-commit-interval-ms", type=_positive, default=1000)
+    g.add_argument("--peer-commit-timeout-ms", type=_positive, default=30_000)
+    g.add_argument("--peer-offset-flush-interval-ms", type=_positive, default=500)
+    g.add_argument("--peer-tasks", type=_positive, default=1)
+    g.add_argument("--peer-max-poll-records", type=_positive, default=500)
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """Resolve the stack's Java components from Maven Central once, into the jar cache: a folder of jars per
-small pom shipped beside this module (the Kafka broker, the Iceberg REST catalog), or one artifact (s3proxy).
+small pom shipped beside this module (the Kafka broker, the Iceberg REST catalog, a Kafka Connect worker and
+the Iceberg sink connector's plugin folder), or one artifact (s3proxy).
 A folder's name carries a hash of its pom and properties, so a changed pom resolves afresh instead of
 mixing old jars with new ones."""
 
@@ -87,3 +88,33 @@ def kafka_classpath(cache_dir: Path, version: str) -> Path:
     if not any(libs.glob(f"kafka_2.13-{version}.jar")):
         raise StackError(f"mvn finished but kafka_2.13-{version}.jar is not in {libs}")
     return libs
+
+
+def connect_classpath(cache_dir: Path) -> Path:
+    """A Kafka Connect worker (`org.apache.kafka.connect.cli.ConnectStandalone`): connect-runtime,
+    connect-json, connect-transforms and a log4j2 binding."""
+    version = versions.CONNECT
+    libs = classpath(
+        cache_dir,
+        f"connect-{version}",
+        "connect-pom.xml",
+        {"connect.version": version, "log4j.version": versions.LOG4J},
+    )
+    if not any(libs.glob(f"connect-runtime-{version}.jar")):
+        raise StackError(f"mvn finished but connect-runtime-{version}.jar is not in {libs}")
+    return libs
+
+
+def iceberg_connect_plugin(cache_dir: Path) -> Path:
+    """The folder to name in a Connect worker's `plugin.path`: it holds one plugin, the Apache Iceberg sink
+    connector with its dependencies (its `libs/`)."""
+    version = versions.ICEBERG_CONNECT
+    libs = classpath(
+        cache_dir,
+        f"iceberg-connect-{version}",
+        "connect-iceberg-pom.xml",
+        {"iceberg.version": version, "hadoop.version": versions.HADOOP},
+    )
+    if not any(libs.glob(f"iceberg-kafka-connect-{version}.jar")):
+        raise StackError(f"mvn finished but iceberg-kafka-connect-{version}.jar is not in {libs}")
+    return libs.parent

@@ -10,3 +10,5 @@ SQLITE_JDBC = "3.50.3.0"  # the REST catalog's persistent JDBC catalog database
 S3PROXY = "4.1.0"  # S3 API server on a filesystem backend; 2.x fails pyarrow's multipart checksums
 PYSPARK = "3.5.*"  # the Spark test's reader (.venv-spark, scripts/setup-spark.sh)
 ICEBERG_SPARK = "1.10.1"  # iceberg-spark-runtime-3.5_2.12 and iceberg-aws-bundle for it
+CONNECT = KAFKA  # Kafka Connect's runtime (connect-runtime, -json, -transforms): the broker's release
+ICEBERG_CONNECT = "1.10.1"  # iceberg-kafka-connect, the sink's peer (1.10.0's -events jar is missing)

@@ -48,8 +48,9 @@ def properties(s: ClusterSettings, credential: str) -> str:
     )
 
 
-def _launcher(s: ClusterSettings, libs: Path) -> Path:
-    """`RestCatalog.class`, compiled once per classpath into the cache."""
+def launcher(libs: Path) -> Path:
+    """The folder of `RestCatalog.class` (Iceberg's REST adapter as a main class), compiled once per
+    classpath into the cache."""
     out = libs.parent / "classes"
     if (out / "RestCatalog.class").exists():
         return out
@@ -68,7 +69,7 @@ def _launcher(s: ClusterSettings, libs: Path) -> Path:
 
 def start(s: ClusterSettings) -> int:
     libs = classpath(s.cache_dir, f"iceberg-rest-{versions.ICEBERG}", "rest-catalog-pom.xml", POM_PROPERTIES)
-    classes = _launcher(s, libs)
+    classes = launcher(libs)
     d = daemon(s)
     props = s.home / "iceberg-rest.properties"
     write_private(props, properties(s, objectstore.secret(s)))
