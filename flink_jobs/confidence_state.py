@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,7 +26,9 @@ from pyflink.datastream import (
     RuntimeContext,
     StreamExecutionEnvironment,
 )
+from pyflink.datastream.data_stream import KeyedStream
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment
 
 from flink_jobs.checkpoints import latest_checkpoint, prune
@@ -45,6 +47,12 @@ log = logging.getLogger(__name__)
 # a batch record's `kind`: 0 a thresholds.v1 record (an applied band folds before the traffic of its
 # batch), then detections and verdicts
 THRESHOLD, DETECTION, VERDICT = 0, 1, 2
+# builds a job and submits it; returns its job client
+Submit = Callable[[FlinkSettings, KafkaSettings], Any]
+# a batch of one source: Row(source_id, [Row(kind, partition, offset, value), ...])
+BATCH = Types.ROW(
+    [Types.STRING(), Types.OBJECT_ARRAY(Types.ROW([Types.INT(), Types.INT(), Types.LONG(), Types.STRING()]))]
+)
 OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])
 
 
@@ -175,9 +183,12 @@ def configuration(s: FlinkSettings) -> Configuration:
     return conf
 
 
-def build(
+def tables(
     s: FlinkSettings, kafka: KafkaSettings
-) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, Any]:
+) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    """The job's environment (checkpointing, parallelism, connector jars) and its Kafka tables: the three
+    sources, their union `events_in`, and the exactly-once sink `roadwatch_out`. The bench's copy baseline
+    (`flink_jobs.copy_job`) runs on the same."""
     # PyFlink reads its worker mode from this variable (it defaults to loopback in a local mini-cluster)
     os.environ["_python_worker_execution_mode"] = s.python_workers  # noqa: SIM112 (PyFlink spells it so)
     env = StreamExecutionEnvironment.get_execution_environment(configuration(s))
@@ -189,9 +200,6 @@ def build(
     t_env.execute_sql(_source_table(s, kafka, "detections_in", s.detections_topic))
     t_env.execute_sql(_source_table(s, kafka, "verdicts_in", s.verdicts_topic))
     t_env.execute_sql(_source_table(s, kafka, "thresholds_in", s.thresholds_topic))
-    # Batches are made in the JVM, keyed by the record key (the source_id, as every roadwatch producer
-    # writes it): one call into Python per source and batch window instead of one per record (PyFlink's
-    # per-element cost, and parsing JSON in SQL, are what bound the job).
     t_env.execute_sql(f"""
         CREATE TEMPORARY VIEW events_in AS
         SELECT COALESCE(k, '') AS source_id, {THRESHOLD} AS kind, `partition`, `offset`, v, pt
@@ -202,15 +210,6 @@ def build(
         UNION ALL
         SELECT COALESCE(k, '') AS source_id, {VERDICT} AS kind, `partition`, `offset`, v, pt
         FROM verdicts_in""")
-    batches = t_env.sql_query(f"""
-        SELECT source_id, ARRAY_AGG(ROW(kind, `partition`, `offset`, v)) AS batch
-        FROM TABLE(TUMBLE(TABLE events_in, DESCRIPTOR(pt), INTERVAL '{s.batch_ms / 1000:.3f}' SECOND))
-        GROUP BY source_id, window_start, window_end""")
-    out = (
-        t_env.to_data_stream(batches)
-        .key_by(lambda r: r[0], key_type=Types.STRING())
-        .process(Confidence(s), output_type=OUT)
-    )
     t_env.execute_sql(f"""
         CREATE TABLE roadwatch_out (
             `topic` STRING METADATA,
@@ -226,6 +225,28 @@ def build(
             'sink.transactional-id-prefix' = '{s.group_id}-tx',
             'properties.transaction.timeout.ms' = '600000'
         )""")
+    return env, t_env
+
+
+def build(
+    s: FlinkSettings, kafka: KafkaSettings
+) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, Any]:
+    env, t_env = tables(s, kafka)
+    # Batches are made in the JVM, keyed by the record key (the source_id, as every roadwatch producer
+    # writes it): one call into Python per source and batch window instead of one per record (PyFlink's
+    # per-element cost, and parsing JSON in SQL, are what bound the job).
+    # Each batch leaves SQL already as the `Row(key, value)` PyFlink's `key_by` would make of it in a Python
+    # map operator (a second trip of every batch through Python), keyed on the JVM side as `key_by` keys it.
+    keyed = t_env.sql_query(f"""
+        SELECT source_id, ROW(source_id, batch) FROM (
+            SELECT source_id, ARRAY_AGG(ROW(kind, `partition`, `offset`, v)) AS batch
+            FROM TABLE(TUMBLE(TABLE events_in, DESCRIPTOR(pt), INTERVAL '{s.batch_ms / 1000:.3f}' SECOND))
+            GROUP BY source_id, window_start, window_end)""")
+    stream = t_env.to_append_stream(keyed, Types.ROW([Types.STRING(), BATCH]))
+    j_keyed = stream._j_data_stream.keyBy(
+        get_gateway().jvm.KeyByKeySelector(), Types.ROW([Types.STRING()]).get_java_type_info()
+    )
+    out = KeyedStream(j_keyed, BATCH, stream).process(Confidence(s), output_type=OUT)
     return env, t_env, t_env.from_data_stream(out)
 
 
@@ -242,28 +263,34 @@ def submit(s: FlinkSettings, kafka: KafkaSettings) -> Any:
     return table.execute_insert("roadwatch_out").get_job_client()
 
 
-def run(s: FlinkSettings, kafka: KafkaSettings, stop: threading.Event) -> None:
+def run(s: FlinkSettings, kafka: KafkaSettings, stop: threading.Event, submit_job: Submit = submit) -> None:
     """Submit the job and report ready once it runs; cancel it when `stop` is set."""
     with serving("flink", s.metrics_port) as health:
-        job = submit(s, kafka)
+        job = submit_job(s, kafka)
         while not stop.wait(0.5):
             status = job.get_job_status().result().name
             if status in ("FAILED", "FINISHED", "CANCELED"):
-                raise RuntimeError(f"the confidence-state job ended: {status}")
+                raise RuntimeError(f"the Flink job ended: {status}")
             health.set_ready(status == "RUNNING")
         job.cancel().result()
+
+
+def serve(submit_job: Submit) -> None:
+    """Run the job `submit_job` submits in a local mini-cluster until signalled; with `detached`, submit
+    it to the cluster the environment names and return."""
+    setup_logging()
+    s, kafka = FlinkSettings(), KafkaSettings()
+    if s.detached:
+        log.info("submitted job %s", submit_job(s, kafka).get_job_id())
+        return
+    run_until_signalled(lambda stop: run(s, kafka, stop, submit_job))
 
 
 @one_line_errors("flink")
 def main() -> None:
     """`python -m flink_jobs` and `roadwatch run flink` (a local mini-cluster in .venv-flink); with
     `detached`, what `flink run -d` runs to submit the job to a session cluster."""
-    setup_logging()
-    s, kafka = FlinkSettings(), KafkaSettings()
-    if s.detached:
-        log.info("submitted job %s", submit(s, kafka).get_job_id())
-        return
-    run_until_signalled(lambda stop: run(s, kafka, stop))
+    serve(submit)
 
 
 if __name__ == "__main__":

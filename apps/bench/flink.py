@@ -1,28 +1,41 @@
 """`roadwatch bench flink`: events/s through the real Flink job (Kafka in → keyed state → Kafka out,
-committed) versus the same transition function in a plain Python loop, in one run.
+committed) versus a Kafka → Kafka copy job in Flink SQL (`flink_jobs.copy_job`) on the same topic contents,
+with the job's own sources, exactly-once sink, parallelism and checkpointing, in one run: rounds that
+alternate which of the two goes first; medians. The same transition function in a plain Python loop is
+reported beside them, as information.
 
-The job runs as a local mini-cluster in `.venv-flink` (on the cluster profile: submitted to its Flink
-session cluster with `flink run -d`, cancelled afterwards; the RSS is then the TaskManager's, which also
-runs the production job) with the production default `emit_every=10` (a
-SourceState every 10th event of a source, on alerts and on band changes) or, with `--emit-every 1`, one
-SourceState per event. Each committed SourceState (read_committed) carries how many events its source has
-folded in, so their sum shows every event made it through. Outputs become readable only
-when a checkpoint commits their transaction, in steps of the checkpoint interval, so the rate is taken from
-when the job wrote them: the span of the committed outputs' record timestamps (`processing_span_s`; the
-span in which they became readable is `visible_span_s`). Job start-up is reported on its own.
+Each side runs as a local mini-cluster in `.venv-flink` (`python -m <module>`: the client, its JVM and the
+JVM's Python workers, one process session) with a fresh consumer group, output topics and checkpoint
+directory per round; 1 s checkpoints, as in every earlier measurement. On the cluster profile the real job
+is submitted to its Flink session cluster with `flink run -d` and cancelled afterwards (the RSS is then the
+TaskManager's, which also runs the production job); the copy baseline is not run there.
+
+The job runs with the production default `emit_every=10` (a SourceState every 10th event of a source, on
+alerts and on band changes) or, with `--emit-every 1`, one SourceState per event. Each committed SourceState
+(read_committed) carries how many events its source has folded in, so their sum shows every event made it
+through; the copy's through-count is its committed records. Outputs become readable only when a checkpoint
+commits their transaction, in steps of the checkpoint interval, so each rate is taken from when the side
+wrote them: the span of its committed outputs' record timestamps (`processing_span_s`; the span in which they
+became readable is `visible_span_s`). Start-up is reported on its own: the first committed output, in
+seconds after the side's process was started (`first_output_s`). `peak_rss_mb` is the most resident memory
+of the side's whole process session seen in 0.5 s samples; `cpu_s` its CPU time (user + system).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+
+from confluent_kafka import Message
 
 from apps.bench.common import Scratch, scratch
 from flink_jobs.records import to_event
@@ -37,6 +50,7 @@ from roadwatch.stack.cluster.settings import ClusterSettings
 from schemas import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
+JOB, COPY = "flink_jobs.confidence_state", "flink_jobs.copy_job"
 
 
 def _payloads(n: int, sources: int = 100) -> list[tuple[str, bytes]]:
@@ -76,16 +90,27 @@ def _python_loop(payloads: list[tuple[str, bytes]], emit_every: int) -> float:
     return len(payloads) / (time.perf_counter() - started)
 
 
+def _session(sid: int, column: str) -> list[str]:
+    out = subprocess.run(
+        ["ps", "-o", f"{column}=", "-s", str(sid)], capture_output=True, text=True, check=False
+    )
+    return out.stdout.split()
+
+
 def _rss_session_mb(sid: int) -> float:
     """Resident memory of every process in session `sid` (the job, its JVM, the JVM's Python workers)."""
-    out = subprocess.run(["ps", "-o", "rss=", "-s", str(sid)], capture_output=True, text=True, check=False)
-    return sum(int(x) for x in out.stdout.split()) / 1024
+    return sum(int(x) for x in _session(sid, "rss")) / 1024
+
+
+def _cpu_session_s(sid: int) -> float:
+    """CPU time (user + system) so far of every live process in session `sid`."""
+    return float(sum(int(x) for x in _session(sid, "times")))
 
 
 def _env(
     kafka: KafkaSettings, s: Scratch, verdicts: str, emit_every: int, checkpoints: str
 ) -> dict[str, str]:
-    """The job's settings: the run's scratch topics (verdicts already written) and group."""
+    """A side's settings: the run's verdicts (already written); its own topics, group and checkpoints."""
     return {
         **os.environ,
         "ROADWATCH_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -104,21 +129,25 @@ def _env(
 class _Job(Protocol):
     def alive(self) -> bool: ...
     def rss_mb(self) -> float: ...
+    def cpu_s(self) -> float: ...
     def stop(self) -> None: ...
 
 
 class _LocalJob:
-    """The job in a local mini-cluster: one process group of `.venv-flink`'s Python and its JVM."""
+    """A job in a local mini-cluster: one process session of `.venv-flink`'s Python and its JVM."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, module: str, env: dict[str, str]) -> None:
         python = ROOT / ".venv-flink" / "bin" / "python"
-        self.proc = GroupProcess([str(python), "-m", "flink_jobs.confidence_state"], ROOT, env).start()
+        self.proc = GroupProcess([str(python), "-m", module], ROOT, env).start()
 
     def alive(self) -> bool:
         return self.proc.alive()
 
     def rss_mb(self) -> float:
         return _rss_session_mb(self.proc.pid)
+
+    def cpu_s(self) -> float:
+        return _cpu_session_s(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.stop(60)  # the whole group: its JVM must not write checkpoints into a removed directory
@@ -135,9 +164,16 @@ class _ClusterJob:
         states = {j.id: j.state for j in cluster_flink.jobs(self.s)}
         return states.get(self.job_id) not in ("FAILED", "CANCELED", "FINISHED")
 
+    def _pid(self) -> int | None:
+        return cluster_flink.taskmanager(self.s).running_pid()
+
     def rss_mb(self) -> float:
-        pid = cluster_flink.taskmanager(self.s).running_pid()
+        pid = self._pid()
         return _rss_session_mb(pid) if pid is not None else 0.0
+
+    def cpu_s(self) -> float:
+        pid = self._pid()
+        return _cpu_session_s(pid) if pid is not None else 0.0
 
     def stop(self) -> None:
         cluster_flink.cancel(self.s, self.job_id)
@@ -146,57 +182,107 @@ class _ClusterJob:
             time.sleep(0.5)
 
 
-def run(
-    kafka: KafkaSettings, events: int = 200_000, emit_every: int = 10, timeout_s: float = 600
+@dataclass
+class _Outputs:
+    """What a side committed: events through (the copy: its records; the job: the most events each
+    source's SourceStates report), and when each output was written (record CreateTime, ms)."""
+
+    copy: bool
+    outputs: int = 0
+    folded: dict[str, int] = field(default_factory=dict)
+    stamps: list[int] = field(default_factory=list)
+
+    def add(self, got: list[Message]) -> None:
+        self.outputs += len(got)
+        for m in got:
+            self.stamps.append(m.timestamp()[1])
+            if not self.copy:
+                record = json.loads(m.value() or b"{}")
+                source = record["source_id"]
+                self.folded[source] = max(self.folded.get(source, 0), record["events"])
+
+    @property
+    def through(self) -> int:
+        return self.outputs if self.copy else sum(self.folded.values())
+
+
+def _side(
+    module: str, kafka: KafkaSettings, env: dict[str, str], events: int, timeout_s: float
 ) -> dict[str, Any]:
+    """Run one side until `events` made it through (or `timeout_s`, or it ended); its figures."""
+    out = _Outputs(copy=module == COPY)
+    first, peak, cpu = 0.0, 0.0, 0.0
+    with TopicReader(kafka, env["ROADWATCH_FLINK_STATE_TOPIC"]) as reader:
+        launched = time.perf_counter()
+        local = profile() != "cluster"
+        job: _Job = (
+            _LocalJob(module, env) if local else _ClusterJob(env, env["ROADWATCH_FLINK_CHECKPOINT_DIR"])
+        )
+        try:
+            deadline = time.monotonic() + timeout_s
+            while out.through < events and time.monotonic() < deadline and job.alive():
+                got = reader.read(timeout_s=0.5, idle_s=0.5)  # what arrives in half a second
+                if got and not first:
+                    first = time.perf_counter()
+                out.add(got)
+                peak, cpu = max(peak, job.rss_mb()), job.cpu_s()
+            last = time.perf_counter()
+        finally:
+            job.stop()
+    span_s = (max(out.stamps) - min(out.stamps)) / 1000 if len(out.stamps) > 1 else 0.0
+    return {
+        "events_through": out.through,
+        "outputs": out.outputs,
+        "events_per_s": round(out.through / span_s) if span_s > 0 else 0,
+        "processing_span_s": round(span_s, 2),
+        "visible_span_s": round(last - first, 2) if first else None,
+        "first_output_s": round(first - launched, 1) if first else None,
+        "peak_rss_mb": round(peak),
+        "cpu_s": round(cpu, 1),
+    }
+
+
+def _median(rounds: list[dict[str, Any]], side: str, key: str) -> float | None:
+    values = [r[side][key] for r in rounds if r.get(side) and r[side][key] is not None]
+    return statistics.median(values) if values else None
+
+
+def run(
+    kafka: KafkaSettings, events: int = 200_000, emit_every: int = 10, rounds: int = 3, timeout_s: float = 600
+) -> dict[str, Any]:
+    """Alternating rounds of the copy and the job (round r: the copy first when r is even); medians."""
     on_cluster = profile() == "cluster"
     payloads = _payloads(events)
-    with scratch(kafka) as s, tempfile.TemporaryDirectory(prefix="roadwatch-bench-flink-") as checkpoints:
+    loop_eps = _python_loop(payloads, emit_every)
+    done: list[dict[str, Any]] = []
+    with scratch(kafka) as s, tempfile.TemporaryDirectory(prefix="roadwatch-bench-flink-") as work:
         verdicts = s.topic("flink-verdicts")
         producer = idempotent_producer(kafka)
         for key, p in payloads:
             send(producer, verdicts, key.encode(), p)
         producer.flush(60)
-        loop_eps = _python_loop(payloads, emit_every)
-        env = _env(kafka, s, verdicts, emit_every, checkpoints)
-        folded: dict[str, int] = {}  # per source: the most events a committed SourceState reports
-        outputs, first, peak = 0, 0.0, 0.0
-        stamps: list[int] = []  # when the job wrote each committed output (record CreateTime, ms)
-        with TopicReader(kafka, env["ROADWATCH_FLINK_STATE_TOPIC"]) as reader:
-            launched = time.perf_counter()
-            job: _Job = _ClusterJob(env, checkpoints) if on_cluster else _LocalJob(env)
-            try:
-                deadline = time.monotonic() + timeout_s
-                while sum(folded.values()) < events and time.monotonic() < deadline and job.alive():
-                    got = reader.read(timeout_s=0.5, idle_s=0.5)  # what arrives in half a second
-                    if got and not first:
-                        first = time.perf_counter()
-                    for m in got:
-                        record = json.loads(m.value() or b"{}")
-                        folded[record["source_id"]] = max(
-                            folded.get(record["source_id"], 0), record["events"]
-                        )
-                        stamps.append(m.timestamp()[1])
-                    outputs += len(got)
-                    peak = max(peak, job.rss_mb())
-                last = time.perf_counter()
-            finally:
-                job.stop()
-    through = sum(folded.values())
-    span_s = (max(stamps) - min(stamps)) / 1000 if len(stamps) > 1 else 0.0
-    flink_eps = through / span_s if span_s > 0 else 0.0
+        for r in range(rounds):
+            order = [JOB] if on_cluster else [COPY, JOB] if r % 2 == 0 else [JOB, COPY]
+            figures: dict[str, Any] = {}
+            for module in order:
+                checkpoints = str(Path(work) / f"{r}-{module}")
+                env = _env(kafka, s, verdicts, emit_every, checkpoints)
+                figures["copy" if module == COPY else "job"] = _side(module, kafka, env, events, timeout_s)
+            done.append(figures)
+    job_eps, copy_eps = _median(done, "job", "events_per_s"), _median(done, "copy", "events_per_s")
     return {
         "bench": "flink",
         "flink": "session cluster" if on_cluster else "mini-cluster",
         "events": events,
-        "events_through": through,
         "emit_every": emit_every,
-        "outputs": outputs,
-        "events_per_s": round(flink_eps),
-        "processing_span_s": round(span_s, 2),
-        "visible_span_s": round(last - first, 2) if first else None,
+        "rounds": rounds,
+        "events_per_s": job_eps,
+        "copy_events_per_s": copy_eps,
+        "ratio": round(job_eps / copy_eps, 3) if job_eps is not None and copy_eps else None,
+        "first_output_s": _median(done, "job", "first_output_s"),
+        "copy_first_output_s": _median(done, "copy", "first_output_s"),
+        "peak_rss_mb": max(f["job"]["peak_rss_mb"] for f in done),
+        "copy_peak_rss_mb": max((f["copy"]["peak_rss_mb"] for f in done if "copy" in f), default=None),
         "python_loop_events_per_s": round(loop_eps),
-        "ratio": round(flink_eps / loop_eps, 3),
-        "startup_s": round(first - launched, 1) if first else None,
-        "peak_rss_mb": round(peak),
+        "per_round": done,
     }
