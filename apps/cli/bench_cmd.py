@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from apps.cli.output import emit
@@ -55,8 +57,8 @@ def _sink_peer(args: argparse.Namespace) -> dict[str, Any]:
     options = sink_peer.Options(
         mode=args.mode,
         rows=args.events or 1_000_000,
-        rate=args.rate,
-        duration_s=args.duration,
+        rate=math.ceil(args.rate or 2000),
+        duration_s=args.duration or 300.0,
         rounds=args.rounds or (3 if args.mode == "backlog" else 1),
         freshness_ms=args.freshness_ms,
         peer=peer,
@@ -64,10 +66,21 @@ def _sink_peer(args: argparse.Namespace) -> dict[str, Any]:
     return sink_peer.run(KafkaSettings(), options)
 
 
+def _pipeline(args: argparse.Namespace) -> dict[str, Any]:
+    from apps.bench import pipeline
+
+    options = pipeline.Options(
+        data=args.data, models=args.models, step_s=args.duration or 30.0, rate=args.rate
+    )
+    return pipeline.run(KafkaSettings(), options)
+
+
 def _flink(args: argparse.Namespace) -> dict[str, Any]:
     from apps.bench import flink
 
-    return flink.run(KafkaSettings(), emit_every=args.emit_every)
+    return flink.run(
+        KafkaSettings(), events=args.events or 200_000, emit_every=args.emit_every, rounds=args.rounds or 3
+    )
 
 
 def _console(args: argparse.Namespace) -> dict[str, Any]:
@@ -90,6 +103,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "flink": _flink,
     "console": _console,
     "replay": _replay,
+    "pipeline": _pipeline,
 }
 
 
@@ -112,8 +126,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=10,
         help="flink: a SourceState every N events of a source (10, the default)",
     )
+    g = p.add_argument_group("pipeline")
+    g.add_argument(
+        "--data", type=Path, default=DATASETS_DIR, help="holds vtti-workzone/ and tracon/ (the demo's)"
+    )
+    g.add_argument("--models", type=Path, default=MODELS_DIR)
     _peer_arguments(p)
     p.set_defaults(handler=_bench)
+
+
+def _positive_rate(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive rate")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -128,13 +154,23 @@ def _peer_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sink --peer kafka-connect")
     g.add_argument("--peer", choices=["kafka-connect"], default=None, help="sink: measure against this peer")
     g.add_argument("--mode", choices=["backlog", "steady"], default="backlog")
-    g.add_argument("--rate", type=_positive, default=2000, help="steady: rows/s produced (2000)")
-    g.add_argument("--duration", type=float, default=300.0, help="steady: seconds produced (300)")
+    g.add_argument(
+        "--rate",
+        type=_positive_rate,
+        default=None,
+        help="steady: rows/s produced (2000); pipeline: images/s of one step instead of the search",
+    )
+    g.add_argument(
+        "--duration",
+        type=_positive_rate,
+        default=None,
+        help="steady: seconds produced (300); pipeline: seconds per step (30)",
+    )
     g.add_argument(
         "--rounds",
         type=_positive,
         default=None,
-        help="rounds per side (detector 3; sink --peer: backlog 3, steady 1)",
+        help="rounds per side (detector 3, flink 3; sink --peer: backlog 3, steady 1)",
     )
     g.add_argument("--freshness-ms", type=_positive, default=None, help="roadwatch's sink (its default)")
     g.add_argument("--peer-commit-interval-ms", type=_positive, default=1000)
