@@ -27,6 +27,14 @@ if [ "${ROADWATCH_SKIP_FLINK:-0}" != "1" ]; then
   [ -x .venv-flink/bin/python ] || .venv/bin/uv venv -q -p "$PY" .venv-flink
   .venv/bin/uv pip install -q -p .venv-flink/bin/python -r flink_jobs/requirements.txt
 fi
+# Bytecode for every module, once (later runs only check): uv installs none, and where
+# PYTHONDONTWRITEBYTECODE is set no process writes any, so each service start would compile its imports
+# again (measured: the sink's imports take 5.0 s of CPU without, 2.1 s with)
+for venv in .venv .venv-flink; do
+  [ -x "$venv/bin/python" ] || continue
+  "$venv/bin/python" -m compileall -q -j 0 "$venv"/lib/python3*/site-packages >/dev/null
+done
+.venv/bin/python -m compileall -q -j 0 roadwatch services apps flink_jobs >/dev/null
 if [ "${ROADWATCH_SKIP_BROWSER:-0}" != "1" ] && ! command -v chromium >/dev/null \
   && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   echo "installing Debian's chromium (the console's browser tests)"

@@ -60,6 +60,7 @@ def _sink_peer(args: argparse.Namespace) -> dict[str, Any]:
         rate=math.ceil(args.rate or 2000),
         duration_s=args.duration or 300.0,
         rounds=args.rounds or (3 if args.mode == "backlog" else 1),
+        warmup_rounds=args.warmup_rounds if args.warmup_rounds is not None else int(args.mode == "backlog"),
         freshness_ms=args.freshness_ms,
         peer=peer,
     )
@@ -142,6 +143,13 @@ def _positive_rate(text: str) -> float:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -171,6 +179,13 @@ def _peer_arguments(p: argparse.ArgumentParser) -> None:
         type=_positive,
         default=None,
         help="rounds per side (detector 3, flink 3; sink --peer: backlog 3, steady 1)",
+    )
+    g.add_argument(
+        "--warmup-rounds",
+        type=_non_negative,
+        default=None,
+        help="sink --peer: rounds of both sides before the measured ones, left out of the medians "
+        "(backlog 1, steady 0)",
     )
     g.add_argument("--freshness-ms", type=_positive, default=None, help="roadwatch's sink (its default)")
     g.add_argument("--peer-commit-interval-ms", type=_positive, default=1000)

@@ -4,6 +4,7 @@ percentiles, the records it produces, the child processes' settings and the /pro
 import json
 import os
 import re
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -124,3 +125,40 @@ def test_the_bench_catalog_keeps_its_database_and_warehouse_in_its_home(tmp_path
     assert props["rest.host"] == "127.0.0.1" and props["rest.port"] == "18181"
     assert props["uri"] == f"jdbc:sqlite:file:{tmp_path / 'catalog.db'}"
     assert props["warehouse"] == (tmp_path / "warehouse").as_uri()
+
+
+def test_warmup_rounds_run_first_and_stay_out_of_the_medians(monkeypatch: pytest.MonkeyPatch) -> None:
+    from contextlib import contextmanager
+
+    from apps.bench import sink_peer
+
+    walls = iter([200.0, 100.0, 10.0, 40.0, 30.0, 12.0])  # warm-up peer, ours; round 1 ours, peer; round 2
+    calls: list[tuple[str, int]] = []
+
+    def fake_round(self: object, name: str, topic: str, r: int) -> SideRound:
+        calls.append((name, r))
+        return _round(1_000_000, next(walls), 12.0)
+
+    @contextmanager
+    def fake_setup(kafka: object, catalog: object):  # type: ignore[no-untyped-def]
+        class S:
+            def topic(self, name: str, partitions: int = 2) -> str:
+                return name
+
+        yield S(), CatalogSettings(), Path("/nonexistent")
+
+    monkeypatch.setattr(sink_peer, "_setup", fake_setup)
+    monkeypatch.setattr(sink_peer, "produce_backlog", lambda *a: None)
+    monkeypatch.setattr(sink_peer.Bench, "round", fake_round)
+    monkeypatch.setattr(sink_peer.Bench, "__init__", lambda self, *a: setattr(self, "maintain", False))
+
+    out = sink_peer.run(
+        None,  # type: ignore[arg-type]
+        sink_peer.Options(mode="backlog", rows=1_000_000, rounds=2, warmup_rounds=1),
+    )
+
+    assert calls == [("kafka-connect", 0), ("roadwatch", 0), ("roadwatch", 1), ("kafka-connect", 1),
+                     ("kafka-connect", 2), ("roadwatch", 2)]  # fmt: skip
+    assert out["warmup_rows_per_s"] == {"roadwatch": [10_000], "kafka-connect": [5_000]}
+    assert out["rows_per_s"] == round(statistics.median([1e6 / 10.0, 1e6 / 12.0]))
+    assert out["rounds"] == 2
