@@ -55,6 +55,10 @@ log = logging.getLogger(__name__)
 ROUND_TIMEOUT_S = 900.0
 DRAIN_TIMEOUT_S = 120.0  # steady: after the last row was produced (the peer may wait out its 30 s timeout)
 LOOK_EVERY_S = 0.2
+# backlog: how often the table is looked at for the last row. Each look loads the table's metadata from the
+# REST catalog, CPU of the bench and the catalog that the sides share on 2 cores; a span ends at most this
+# much late.
+BACKLOG_LOOK_EVERY_S = 0.25
 SOURCES = 50
 
 
@@ -153,7 +157,9 @@ def backlog_round(side: Side, kafka: KafkaSettings, topic: str, rows: int, watch
     try:
         wait_consuming(side, kafka, topic)
         started, before = time.perf_counter(), Usage.of(side)
-        _wait("not every row visible", lambda: watch.rows() >= rows, side, ROUND_TIMEOUT_S, 0.1)
+        _wait(
+            "not every row visible", lambda: watch.rows() >= rows, side, ROUND_TIMEOUT_S, BACKLOG_LOOK_EVERY_S
+        )
         wall, after = time.perf_counter() - started, Usage.of(side)
     finally:
         side.stop()

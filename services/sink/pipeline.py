@@ -45,7 +45,7 @@ class Sink:
         self._buffered = 0
         self._buffered_bytes = 0
         self._last_flush = time.monotonic()
-        self._converter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-convert")
+        self._converter = ThreadPoolExecutor(settings.convert_workers, thread_name_prefix="sink-convert")
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-commit")
         self._inflight: Future[Offsets] | None = None
 

@@ -41,10 +41,13 @@ class SinkSettings(ComponentSettings):
     # a flush goes once any of these is reached, whichever comes first: rows, buffered record bytes (the
     # file-size target: Parquet files come out several times smaller), or the freshness target (how long a
     # consumed record may wait before its commit starts)
-    flush_rows: int = Field(50_000, ge=1)
+    flush_rows: int = Field(100_000, ge=1)
     flush_bytes: int = Field(64 * 2**20, ge=1)
     freshness_ms: int = Field(1_000, ge=10)
     max_poll_records: int = Field(10_000, ge=1)
+    # threads turning consumed records into Arrow (Arrow's JSON reader and checks run without the GIL);
+    # a table's chunks are merged in consumption order whatever their number
+    convert_workers: int = Field(2, ge=1)
     commit_retries: int = Field(8, ge=0)
     # a row whose event_id (a dead letter: whose record) the table took this long ago or less is left out
     dedupe_window_s: float = Field(DEFAULT_WINDOW_S, ge=0)
