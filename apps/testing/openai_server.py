@@ -3,17 +3,20 @@
 It speaks real HTTP (`GET /v1/models`, `POST /v1/chat/completions`), so the `openai` backend (which talks
 the chat-completions wire format over plain httpx, not the official client) is tested end to end: answers
 that follow the schema, malformed JSON, JSON truncated to its first half, off-schema answers, slow answers
-and HTTP 500s. Stop it to get refused connections. The benchmarks also run it as a stand-in VLM (`main`).
+and HTTP 500s. Stop it to get refused connections. The benchmarks run the same answers over asyncio as a
+stand-in VLM (`serve`, `main`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -32,6 +35,43 @@ class Script:
     requests: int = 0
     last_request: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(
+        self, method: str, path: str, body: bytes | None, model: str
+    ) -> tuple[int, dict[str, Any], float]:
+        """Count a request and answer it: the status, the body and how long to wait before sending it."""
+        if method != "POST":
+            return (*self.answer(method, path, body, model), 0.0)
+        request = json.loads(body or b"{}")
+        with self.lock:
+            self.requests += 1
+            self.last_request = request
+            mode, delay = self.mode, self.latency_s
+        return (*self.answer(method, path, body, model), self.slow_s if mode == "slow" else delay)
+
+    def answer(self, method: str, path: str, body: bytes | None, model: str) -> tuple[int, dict[str, Any]]:
+        """The status and body for a request (`GET .../models`, `POST .../chat/completions`)."""
+        if method == "GET":
+            if not path.rstrip("/").endswith("/models"):
+                return 404, {"error": {"message": "not found"}}
+            listed = {"id": model, "object": "model", "created": 0, "owned_by": "roadwatch"}
+            return 200, {"object": "list", "data": [listed]}
+        if self.mode == "error500":
+            return 500, {"error": {"message": "backend exploded", "type": "server_error"}}
+        return 200, {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": self.content()},
+                }
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }
 
     def content(self) -> str:
         answer = {"roadwork": self.roadwork, "confidence": self.confidence, "evidence": ["cones", "worker"]}
@@ -67,51 +107,15 @@ class OpenAICompatibleServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
-                    self._send(
-                        200,
-                        {
-                            "object": "list",
-                            "data": [
-                                {"id": server.model, "object": "model", "created": 0, "owned_by": "roadwatch"}
-                            ],
-                        },
-                    )
-                else:
-                    self._send(404, {"error": {"message": "not found"}})
+                self._send(*server.script.answer("GET", self.path, None, server.model))
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                request = json.loads(self.rfile.read(length) or b"{}")
-                script = server.script
-                with script.lock:
-                    script.requests += 1
-                    script.last_request = request
-                    mode, delay = script.mode, script.latency_s
-                if mode == "slow":
-                    delay = script.slow_s
+                body = self.rfile.read(length)
+                status, reply, delay = server.script.take("POST", self.path, body, server.model)
                 if delay:
                     time.sleep(delay)
-                if mode == "error500":
-                    self._send(500, {"error": {"message": "backend exploded", "type": "server_error"}})
-                    return
-                self._send(
-                    200,
-                    {
-                        "id": "chatcmpl-test",
-                        "object": "chat.completion",
-                        "created": int(time.time()),
-                        "model": server.model,
-                        "choices": [
-                            {
-                                "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": script.content()},
-                            }
-                        ],
-                        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-                    },
-                )
+                self._send(status, reply)
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -154,17 +158,52 @@ class OpenAICompatibleServer:
                 conn.shutdown(socket.SHUT_RDWR)
 
 
+async def serve(port: int, latency_s: float, model: str = "test-vlm") -> None:
+    """The same answers over asyncio on 127.0.0.1:`port`, until cancelled: the benchmarks' stand-in VLM.
+    One thread and no thread per connection, as an async server like vLLM's: with 128 keep-alive
+    connections, `OpenAICompatibleServer`'s threads queue on the GIL when a round of answers falls due
+    together and late answers bend the benchmark's latency."""
+    script = Script(latency_s=latency_s)
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                method, path, _ = request_line.split(" ", 2)
+                length = next(
+                    (
+                        int(v)
+                        for n, _, v in (h.partition(":") for h in lines)
+                        if n.lower() == "content-length"
+                    ),
+                    0,
+                )
+                status, reply, delay = script.take(method, path, await reader.readexactly(length), model)
+                if delay:
+                    await asyncio.sleep(delay)
+                data = json.dumps(reply).encode()
+                head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+                head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                writer.write(head.encode() + data)
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass  # the client went away, or sent something that is not HTTP: drop the connection
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(connection, "127.0.0.1", port, backlog=1024)
+    async with server:
+        await server.serve_forever()
+
+
 def main() -> None:
-    """`python -m apps.testing.openai_server --port P --latency S`: serve until killed."""
+    """`python -m apps.testing.openai_server --port P --latency S`: serve (`serve`) until killed."""
     import argparse
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
-    server = OpenAICompatibleServer(port=args.port)
-    server.script.latency_s = args.latency
-    server._httpd.serve_forever()
+    asyncio.run(serve(args.port, args.latency))
 
 
 if __name__ == "__main__":

@@ -120,8 +120,9 @@ class Bulkhead:
         self._sem = asyncio.Semaphore(max_in_flight)
 
     async def __aenter__(self) -> Bulkhead:
-        try:
-            await asyncio.wait_for(self._sem.acquire(), timeout=self.max_wait_s)
+        try:  # `timeout`, not `wait_for`: a waiter costs no task of its own
+            async with asyncio.timeout(self.max_wait_s):
+                await self._sem.acquire()
         except TimeoutError as exc:
             raise BulkheadFullError(f"{self.name}: bulkhead full for {self.max_wait_s}s") from exc
         return self

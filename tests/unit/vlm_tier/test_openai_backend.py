@@ -159,3 +159,15 @@ def test_breaker_opens_fails_over_half_opens_and_closes_after_recovery(server) -
     out = run(p, request(8), request(9))  # the two half-open trial calls succeed
     assert [t for t, _ in out] == ["verdicts.v1", "verdicts.v1"]
     assert p.breaker.state is BreakerState.CLOSED
+
+
+def test_a_batch_keeps_max_in_flight_calls_going_and_no_more(server) -> None:
+    server.script.latency_s = 0.2
+    p = pipeline_for(server.base_url)  # max_in_flight=4: 16 calls are 4 rounds of 0.2 s
+    p.warm_up()
+    started = time.monotonic()
+    out = run(p, *(request(i) for i in range(16)))
+    elapsed = time.monotonic() - started
+    p.close()
+    assert [t for t, _ in out] == ["verdicts.v1"] * 16 and server.script.requests == 16
+    assert 0.8 <= elapsed < 1.6
