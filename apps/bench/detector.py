@@ -1,10 +1,14 @@
 """`roadwatch bench detector`: the bare model loop versus the full streaming path, same images and model.
 
-Bare: read file → decode → inference, in a plain loop, no Kafka. Streaming: the images are produced to a
-fresh topic and a real detector process (warmed up first) consumes them and commits its outputs in
-transactions; the clock stops when every DetectionResult is readable with `read_committed`. Each round runs
-both sides on the same `images` files (the dataset's, repeated in order to reach that many); rounds
-alternate the sides, so noise hits both alike; medians, and each figure's spread over the rounds.
+Bare: read file → decode → inference, in a plain loop, no Kafka. Streaming: a real detector process (warmed
+up first) consumes the images from a fresh topic and commits its outputs in transactions. The bench builds
+the round's ImageEvents (what `roadwatch produce` sends) and writes them in one transaction of its own
+before the clock starts: `read_committed` hides them from the detector until the commit, so the clock starts
+when every image becomes consumable at once (just before that commit) and neither the bench's validating,
+hashing nor producing is in the span. It stops when every DetectionResult is readable with
+`read_committed`. Each round runs both sides on the same `images` files (the dataset's, repeated in order to
+reach that many); rounds alternate the sides, so noise hits both alike; medians, and each figure's spread
+over the rounds.
 """
 
 from __future__ import annotations
@@ -17,16 +21,23 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer
 
 from apps.bench.common import Scratch, peak_rss_mb, percentile, scratch
+from roadwatch.errors import StackError
+from roadwatch.images.fetch import fetch
 from roadwatch.images.inspect import ImageLimits, decode_rgb
+from roadwatch.kafka.clients import transactional_producer
+from roadwatch.kafka.codec import encode
 from roadwatch.kafka.consume import TopicReader, read_to_end
-from roadwatch.producer.api import produce
-from roadwatch.producer.inputs import local_paths
+from roadwatch.kafka.produce import flush, send
+from roadwatch.producer.events import build_event
+from roadwatch.producer.inputs import file_uri, local_paths
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
 from services.detector.service import build_pipeline
@@ -47,6 +58,44 @@ def _bare(files: list[Path], settings: DetectorSettings) -> tuple[float, list[fl
     elapsed = time.perf_counter() - start
     pipeline.close()
     return elapsed, latencies
+
+
+def events(files: list[Path], source_id: str, settings: ProducerSettings) -> list[tuple[bytes, bytes]]:
+    """The (key, value) records `roadwatch produce` would send for `files`: each read, validated, hashed
+    and described as `produce` does it (fresh event ids), before any clock runs."""
+    limits, policy, key = settings.limits(), settings.fetch_policy(), source_id.encode()
+    out = []
+    for path in files:
+        uri = file_uri(path)
+        fetched = fetch(uri, policy)
+        event = build_event(
+            fetched.data,
+            uri=uri,
+            source_id=source_id,
+            captured_at=fetched.modified_at or datetime.now(UTC),
+            limits=limits,
+            inline_max_bytes=settings.inline_max_bytes,
+        )
+        out.append((key, encode(event)))
+    return out
+
+
+def release(producer: Producer, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    """Write `records` to `topic` in one transaction and commit it: `read_committed` consumers see none of
+    them before the commit and all of them after. Returns `time.perf_counter()` just before the commit,
+    when the records are written and acknowledged (the span of a consumer of them starts there).
+
+    Raises:
+        StackError: the records were not acknowledged within 60 s (the transaction is left to time out).
+    """
+    producer.begin_transaction()
+    for key, value in records:
+        send(producer, topic, key, value)
+    if flush(producer, 60):
+        raise StackError(f"bench detector: {topic} did not acknowledge the round's images within 60 s")
+    start = time.perf_counter()
+    producer.commit_transaction(60)
+    return start
 
 
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
@@ -115,6 +164,7 @@ def run(
         raise ValueError(f"bench detector: no image files under {dataset}")
     files = list(itertools.islice(itertools.cycle(found), images))
     settings = DetectorSettings(models_dir=models_dir)
+    producing = ProducerSettings()
     bare_rates, stream_rates, bare_lat = [], [], []
     done: dict[bytes, int] = {}
     with scratch(kafka) as s:
@@ -128,19 +178,15 @@ def run(
                 stderr=subprocess.DEVNULL,
             )
             try:
+                producer = transactional_producer(kafka, f"bench-images-{uuid.uuid4().hex[:8]}")
                 _wait_ready(port, proc)
                 for r in range(rounds):
                     bare_s, lat = _bare(files, settings)
                     bare_rates.append(len(files) / bare_s)
                     bare_lat.extend(lat)
-                    start = time.perf_counter()
-                    report = produce(
-                        [str(f) for f in files],
-                        "bench",
-                        kafka=kafka,
-                        settings=ProducerSettings(topic=images_topic),
-                    )
-                    got = _stamps(reader.read(until=report.sent, timeout_s=600))
+                    round_events = events(files, "bench", producing)
+                    start = release(producer, images_topic, round_events)
+                    got = _stamps(reader.read(until=len(round_events), timeout_s=600))
                     stream_rates.append(len(got) / (time.perf_counter() - start))
                     done.update(got)
                     log.info(

@@ -182,6 +182,9 @@ class TransactionalLoop:
         )
 
     def _report_lag(self, every_s: float = 5.0) -> None:
+        """Set the lag gauge from the high watermarks the last fetch responses carried (cached by the client:
+        no request). An uncached query would wait on the broker connection behind the consumer's long-poll
+        fetch (`fetch.wait.max.ms`, 500 ms) on every partition, on the processing thread."""
         now = time.monotonic()
         if now - self._last_lag < every_s:
             return
@@ -191,8 +194,8 @@ class TransactionalLoop:
             return
         try:
             for tp in self._consumer.position(assignment):
-                _, high = self._consumer.get_watermark_offsets(tp, timeout=1, cached=False)
-                if tp.offset >= 0:
+                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+                if tp.offset >= 0 and high >= 0:  # high < 0: no fetch response for it yet
                     LAG.labels(self.service, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
         except KafkaException as exc:  # the broker is away or rebalancing: the gauge waits for the next round
             log.warning("consumer lag not reported: %s", exc.args[0], extra=ctx(service=self.service))

@@ -4,10 +4,10 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from roadwatch.errors import TransactionStuckError
-from roadwatch.kafka.txloop import TransactionalLoop, bounded
+from roadwatch.kafka.txloop import LAG, TransactionalLoop, bounded
 
 
 def loop() -> TransactionalLoop:
@@ -66,3 +66,36 @@ def test_a_bounded_call_passes_its_error_on() -> None:
     call, _ = failing([KafkaError(KafkaError._FENCED, "fenced", fatal=True)])
     with pytest.raises(KafkaException):
         bounded("commit", call, 5)
+
+
+class LagConsumer:
+    """What `_report_lag` asks a consumer: its assignment, positions and watermarks."""
+
+    def __init__(self, watermarks: dict[int, int]) -> None:
+        self.watermarks = watermarks
+        self.asked: list[tuple[int, bool]] = []
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("in", p) for p in self.watermarks]
+
+    def position(self, tps: list[TopicPartition]) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, 40) for tp in tps]
+
+    def get_watermark_offsets(
+        self, tp: TopicPartition, timeout: float = -1, cached: bool = False
+    ) -> tuple[int, int]:
+        self.asked.append((tp.partition, cached))
+        return 0, self.watermarks[tp.partition]
+
+
+def test_lag_comes_from_the_cached_watermarks_and_skips_partitions_not_fetched_yet() -> None:
+    consumer = LagConsumer({0: 100, 1: -1001})  # partition 1: no fetch response yet (librdkafka's -1001)
+    tx = loop()
+    tx._consumer = consumer  # type: ignore[assignment]
+    LAG.labels("t", "in", "1").set(7)
+
+    tx._report_lag(every_s=0)
+
+    assert consumer.asked == [(0, True), (1, True)]  # never a request that waits behind the long-poll fetch
+    assert LAG.labels("t", "in", "0")._value.get() == 60
+    assert LAG.labels("t", "in", "1")._value.get() == 7  # left as it was, not set from a missing watermark
