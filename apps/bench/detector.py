@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +29,12 @@ from confluent_kafka import Message, Producer
 
 from apps.bench.common import Scratch, peak_rss_mb, percentile, scratch
 from roadwatch.errors import StackError
-from roadwatch.images.fetch import fetch
 from roadwatch.images.inspect import ImageLimits, decode_rgb
 from roadwatch.kafka.clients import transactional_producer
 from roadwatch.kafka.codec import encode
 from roadwatch.kafka.consume import TopicReader, read_to_end
 from roadwatch.kafka.produce import flush, send
-from roadwatch.producer.events import build_event
+from roadwatch.producer.api import event_for
 from roadwatch.producer.inputs import file_uri, local_paths
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
@@ -64,20 +62,7 @@ def events(files: list[Path], source_id: str, settings: ProducerSettings) -> lis
     """The (key, value) records `roadwatch produce` would send for `files`: each read, validated, hashed
     and described as `produce` does it (fresh event ids), before any clock runs."""
     limits, policy, key = settings.limits(), settings.fetch_policy(), source_id.encode()
-    out = []
-    for path in files:
-        uri = file_uri(path)
-        fetched = fetch(uri, policy)
-        event = build_event(
-            fetched.data,
-            uri=uri,
-            source_id=source_id,
-            captured_at=fetched.modified_at or datetime.now(UTC),
-            limits=limits,
-            inline_max_bytes=settings.inline_max_bytes,
-        )
-        out.append((key, encode(event)))
-    return out
+    return [(key, encode(event_for(file_uri(p), source_id, settings, limits, policy))) for p in files]
 
 
 def release(producer: Producer, topic: str, records: list[tuple[bytes, bytes]]) -> float:

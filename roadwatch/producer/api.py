@@ -11,7 +11,8 @@ from confluent_kafka import KafkaError, Message
 from pydantic import ValidationError
 
 from roadwatch.errors import ConfigError, InvalidInputError, RoadwatchError, StackError
-from roadwatch.images.fetch import fetch
+from roadwatch.images.fetch import FetchPolicy, fetch
+from roadwatch.images.inspect import ImageLimits
 from roadwatch.kafka.admin import wait_until_ready
 from roadwatch.kafka.clients import idempotent_producer
 from roadwatch.kafka.codec import encode
@@ -21,6 +22,7 @@ from roadwatch.producer.events import build_event
 from roadwatch.producer.inputs import expand
 from roadwatch.producer.settings import ProducerSettings
 from roadwatch.settings import KafkaSettings
+from schemas import ImageEvent
 from schemas.records import SOURCE_ID
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,27 @@ class ProduceReport:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+
+def event_for(
+    uri: str, source_id: str, settings: ProducerSettings, limits: ImageLimits, policy: FetchPolicy
+) -> ImageEvent:
+    """The ImageEvent `produce` sends for `uri`: fetched, validated, hashed, captured at the file's
+    modification time (now, where it has none).
+
+    Raises:
+        InvalidInputError: the image cannot be read or fails the checks.
+        ValidationError: the event fails its schema.
+    """
+    fetched = fetch(uri, policy)
+    return build_event(
+        fetched.data,
+        uri=uri,
+        source_id=source_id,
+        captured_at=fetched.modified_at or datetime.now(UTC),
+        limits=limits,
+        inline_max_bytes=settings.inline_max_bytes,
+    )
 
 
 def produce(
@@ -92,16 +115,7 @@ def produce(
 
     for uri in expand(inputs):
         try:
-            fetched = fetch(uri, policy)
-            captured_at = fetched.modified_at or datetime.now(UTC)
-            event = build_event(
-                fetched.data,
-                uri=uri,
-                source_id=source_id,
-                captured_at=captured_at,
-                limits=limits,
-                inline_max_bytes=settings.inline_max_bytes,
-            )
+            event = event_for(uri, source_id, settings, limits, policy)
         except (InvalidInputError, ValidationError) as exc:  # this input's failure; the others go on
             reason, detail = (exc.reason, exc.detail) if isinstance(exc, InvalidInputError) else _invalid(exc)
             report.failures.append(Failure(uri[:300], reason, detail))
