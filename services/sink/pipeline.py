@@ -22,6 +22,7 @@ import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from roadwatch.iceberg.offsets import Offsets, span
+from roadwatch.inflight import InFlight
 from roadwatch.kafka.consume import records
 from roadwatch.logs import ctx
 from roadwatch.serving import Health
@@ -48,6 +49,7 @@ class Sink:
         self._converter = ThreadPoolExecutor(settings.convert_workers, thread_name_prefix="sink-convert")
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-commit")
         self._inflight: Future[Offsets] | None = None
+        self.commits = InFlight("Iceberg commit")  # the flush on the commit thread, for readiness
 
     @property
     def buffered(self) -> int:
@@ -78,6 +80,8 @@ class Sink:
         if health is not None:
             for outage in {id(w.outage): w.outage for w in self.writers.values()}.values():
                 health.require(outage.reason)
+            # a call that neither returns nor fails (an outage the clients do not see as one) still shows
+            health.require(self.commits.stalled_after(self.settings.commit_stuck_s))
         self.subscribe(health)
         try:
             while not stop.is_set():
@@ -159,6 +163,11 @@ class Sink:
 
     def _flush(self, buffers: dict[str, list[Future[Converted]]]) -> Offsets:
         """Commit `buffers` (on the commit thread); the next offset of each partition in them."""
+        with self.commits.track():
+            return self._commit_all(buffers)
+
+    def _commit_all(self, buffers: dict[str, list[Future[Converted]]]) -> Offsets:
+        """The flush itself: dead letters first, then each table."""
         converted = {name: merge([c.result() for c in chunks]) for name, chunks in buffers.items() if chunks}
         letters, letter_records = self._own_dead_letters(converted)
         parts = [(c.table, c.coordinates) for n, c in converted.items() if n == "dead_letters"]

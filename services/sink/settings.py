@@ -49,6 +49,8 @@ class SinkSettings(ComponentSettings):
     # a table's chunks are merged in consumption order whatever their number
     convert_workers: int = Field(2, ge=1)
     commit_retries: int = Field(8, ge=0)
+    # /ready turns false while one flush's commit has run this long (a commit takes seconds at most)
+    commit_stuck_s: float = Field(30.0, gt=0)
     # a row whose event_id (a dead letter: whose record) the table took this long ago or less is left out
     dedupe_window_s: float = Field(DEFAULT_WINDOW_S, ge=0)
     metrics_port: int = Field(9103, ge=0, le=65535)
