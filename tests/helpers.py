@@ -6,13 +6,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer, Message, Producer
 from pyiceberg.catalog import Catalog
 
 from roadwatch.iceberg.catalog import open_catalog
 from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.consume import read_to_end
 from roadwatch.settings import KafkaSettings
+from tests.factories import verdict
 
 
 def consume_all(
@@ -43,6 +44,17 @@ def read_committed(
     return read_to_end(
         KafkaSettings(bootstrap_servers=kafka_bootstrap), topic, idle_s=idle_s, timeout_s=timeout_s
     )
+
+
+def send_verdicts(producer: Producer, topic: str, ids: range, sources: int) -> list[str]:
+    """Produce `verdict(i)` for each i, keyed by its source (`cam-{i % sources}`); the event_ids in order."""
+    sent = []
+    for i in ids:
+        v = verdict(i, source=f"cam-{i % sources}")
+        producer.produce(topic, key=v.source_id.encode(), value=v.model_dump_json().encode())
+        sent.append(v.event_id)
+    producer.flush(10)
+    return sent
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str, every_s: float = 0.5) -> None:

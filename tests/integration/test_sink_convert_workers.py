@@ -12,8 +12,7 @@ from roadwatch.iceberg.catalog import open_catalog
 from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.settings import KafkaSettings
 from services.sink.service import build
-from tests.factories import verdict
-from tests.helpers import wait_for
+from tests.helpers import send_verdicts, wait_for
 
 pytestmark = pytest.mark.integration
 N = 3000
@@ -24,12 +23,8 @@ def test_chunks_converted_on_four_threads_land_once_in_consumption_order(
 ) -> None:
     topic = topic_factory("convert-workers")
     producer = producer_factory()
-    sent = []
-    for i in range(N):  # captured 08:00 onwards, one second apart: one day partition, one file
-        v = verdict(i, source=f"cam-{i % 7}")
-        producer.produce(topic, key=v.source_id.encode(), value=v.model_dump_json().encode())
-        sent.append(v.event_id)
-    producer.flush(10)
+    # captured 08:00 onwards, one second apart: one day partition, one file
+    sent = send_verdicts(producer, topic, range(N), sources=7)
     catalog = CatalogSettings(warehouse=str(tmp_path / "warehouse"))
     settings = verdicts_only(
         topic,

@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 
 from apps.bench.sink import verdicts_only
 from roadwatch.iceberg.catalog import open_catalog
@@ -16,20 +15,9 @@ from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.settings import KafkaSettings
 from services.sink.pipeline import Sink
 from services.sink.service import build
-from tests.factories import verdict
-from tests.helpers import wait_for
+from tests.helpers import send_verdicts, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def _send(producer: Producer, topic: str, ids: range) -> set[str]:
-    sent = set()
-    for i in ids:
-        v = verdict(i, source=f"cam-{i % 3}")
-        producer.produce(topic, key=v.source_id.encode(), value=v.model_dump_json().encode())
-        sent.add(v.event_id)
-    producer.flush(10)
-    return sent
 
 
 def _sink(kafka: KafkaSettings, catalog: CatalogSettings, topic: str, instance: str) -> Sink:
@@ -61,15 +49,15 @@ def test_the_sink_that_loses_the_race_is_fenced_and_resumes_after_the_winner(
     producer = producer_factory()
     catalog = CatalogSettings(warehouse=str(tmp_path / "warehouse"))
     caplog.set_level(logging.WARNING, logger="services.sink.pipeline")
-    expected = _send(producer, topic, range(60))
+    expected = set(send_verdicts(producer, topic, range(60), sources=3))
     loser, winner = _sink(kafka, catalog, topic, "a"), _sink(kafka, catalog, topic, "b")
     try:
         _fill(winner, 60)
         winner.flush(wait=True)
-        expected |= _send(producer, topic, range(60, 100))
+        expected |= set(send_verdicts(producer, topic, range(60, 100), sources=3))
         _fill(loser, 100)
         loser.flush()  # in flight on the commit thread, and stale: the winner committed the first 60
-        expected |= _send(producer, topic, range(100, 150))
+        expected |= set(send_verdicts(producer, topic, range(100, 150), sources=3))
         _fill(loser, 1)  # consumes on while its stale flush is in flight
         loser.flush(wait=True)
 

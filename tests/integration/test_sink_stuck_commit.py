@@ -17,8 +17,7 @@ from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.serving import Health
 from roadwatch.settings import KafkaSettings
 from services.sink.service import build
-from tests.factories import verdict
-from tests.helpers import wait_for
+from tests.helpers import send_verdicts, wait_for
 
 pytestmark = pytest.mark.integration
 N = 50
@@ -44,12 +43,7 @@ def test_a_commit_that_hangs_turns_readiness_false_until_it_returns(
 ) -> None:
     topic = topic_factory("stuck-commit")
     producer = producer_factory()
-    sent = []
-    for i in range(N):
-        v = verdict(i, source=f"cam-{i % 3}")
-        producer.produce(topic, key=v.source_id.encode(), value=v.model_dump_json().encode())
-        sent.append(v.event_id)
-    producer.flush(10)
+    sent = send_verdicts(producer, topic, range(N), sources=3)
     catalog = CatalogSettings(warehouse=str(tmp_path / "warehouse"))
     settings = verdicts_only(
         topic, group_id=f"g.{uuid.uuid4().hex[:8]}", freshness_ms=100, commit_stuck_s=0.5, metrics_port=0
