@@ -191,6 +191,8 @@ def tables(
     (`flink_jobs.copy_job`) runs on the same."""
     # PyFlink reads its worker mode from this variable (it defaults to loopback in a local mini-cluster)
     os.environ["_python_worker_execution_mode"] = s.python_workers  # noqa: SIM112 (PyFlink spells it so)
+    # read when the first call below starts the JVM
+    os.environ["JVM_ARGS"] = s.jvm_environment(os.environ.get("JVM_ARGS", ""))
     env = StreamExecutionEnvironment.get_execution_environment(configuration(s))
     env.set_python_executable(sys.executable)
     env.add_jars(*(jar.as_uri() for jar in connector_jars(s.jar_cache)))

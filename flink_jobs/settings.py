@@ -44,6 +44,12 @@ class FlinkSettings(ComponentSettings):
     # local mini-cluster only: "process" gives each Python operator subtask a worker process of its own (as a
     # cluster does); "loopback" runs them all inside the submitting process, under one GIL
     python_workers: Literal["process", "loopback"] = "process"
+    # Options of the JVM PyFlink starts in this process, unless `JVM_ARGS` is set: the local mini-cluster,
+    # where the job runs (detached: only the submitting client). A heap of its own, not a quarter of the
+    # machine (the keyed state is one small pickled State per source), and C1 only: on 2 cores C2's compiling
+    # costs a run of minutes more than it gains (bench/RESULTS.md). Drop `-XX:TieredStopAtLevel=1` for a job
+    # that runs for hours.
+    jvm_args: str = "-Xmx640m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
     state_ttl_days: int = Field(7, ge=1)
     checkpoint_dir: Path | None = Field(
         None, description="default: <ROADWATCH_HOME>/flink/checkpoints/<group>"
@@ -62,6 +68,11 @@ class FlinkSettings(ComponentSettings):
     def config(self) -> Config:
         """The state machine's configuration."""
         return Config(emit_every=self.emit_every, min_evidence=self.min_evidence, lateness_s=self.lateness_s)
+
+    def jvm_environment(self, given: str) -> str:
+        """`JVM_ARGS` for PyFlink's JVM: the ones the environment `given` (PyFlink's own variable, the user's
+        choice, taken as it is: two collectors in one command line stop the JVM), else `jvm_args`."""
+        return given or self.jvm_args
 
     @property
     def checkpoints(self) -> Path:

@@ -53,6 +53,15 @@ def test_flink_settings_are_strict(monkeypatch: pytest.MonkeyPatch) -> None:
     assert FlinkSettings().checkpoints == Path("/data/chk") / f"layout-{LAYOUT}"
 
 
+def test_the_jvm_gets_the_jobs_options_unless_the_user_gave_their_own() -> None:
+    from flink_jobs.settings import FlinkSettings
+
+    s = FlinkSettings(jvm_args="-Xmx640m -XX:+UseSerialGC")
+    assert s.jvm_environment("") == "-Xmx640m -XX:+UseSerialGC"
+    # taken as given, not appended: the JVM refuses two collectors in one command line
+    assert s.jvm_environment("-Xmx2g -XX:+UseG1GC") == "-Xmx2g -XX:+UseG1GC"
+
+
 def test_the_job_reaches_kafka_with_the_services_settings() -> None:
     from pydantic import SecretStr
 
