@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from roadwatch.settings import KafkaSettings
-from tests.factories import verdict
-from tests.helpers import wait_for
+from tests.helpers import send_verdicts, wait_for
 from tests.integration.test_sink import counts, sink_env
 from tests.services import ServiceProcess
 
@@ -26,31 +25,25 @@ def test_the_fenced_twin_exits_and_verdicts_keep_landing(
     env = sink_env(kafka, topics, warehouse, "^$") | {"ROADWATCH_SINK_INSTANCE_ID": "twin"}
     producer = producer_factory()
 
-    def send(ids: range) -> None:
-        for i in ids:
-            v = verdict(i, source=f"cam-{i % 3}")
-            producer.produce(topics["verdicts"], key=v.source_id.encode(), value=v.model_dump_json().encode())
-        producer.flush(10)
-
     def landed() -> int:
         return sum(counts(warehouse).get("verdicts", {}).values())
 
     first = ServiceProcess("services.sink", env, tmp_path / "first.log").start()
     second: ServiceProcess | None = None
     try:
-        send(range(0, 20))
+        send_verdicts(producer, topics["verdicts"], range(0, 20), sources=3)
         wait_for(lambda: landed() == 20, 90, "the first sink's verdicts")
         second = ServiceProcess("services.sink", env, tmp_path / "second.log").start()
         wait_for(lambda: not first.alive(), 90, "the fenced sink to exit")
         assert first.returncode not in (0, None), "a fenced sink must not look like a clean stop"
         assert "fenced" in (tmp_path / "first.log").read_text().lower()
-        send(range(20, 40))
+        send_verdicts(producer, topics["verdicts"], range(20, 40), sources=3)
         wait_for(lambda: landed() == 40, 90, "verdicts from the twin that stayed")
         assert second.alive()
         second.stop()
         restarted = ServiceProcess("services.sink", env, tmp_path / "restarted.log").start()
         first = restarted  # stopped in finally
-        send(range(40, 60))
+        send_verdicts(producer, topics["verdicts"], range(40, 60), sources=3)
         wait_for(lambda: landed() == 60, 90, "verdicts after the restart")
         time.sleep(2)  # nothing lands twice in the meantime either
         assert counts(warehouse)["verdicts"].most_common(1)[0][1] == 1
