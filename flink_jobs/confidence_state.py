@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,11 +50,17 @@ log = logging.getLogger(__name__)
 THRESHOLD, DETECTION, VERDICT = 0, 1, 2
 # builds a job and submits it; returns its job client
 Submit = Callable[[FlinkSettings, KafkaSettings], Any]
+# Values stay bytes from Kafka to Python and back (`raw` BYTES columns): the JVM decoding each value into a
+# String and encoding it again for Python cost as much as everything else between Kafka and the fold
+# (bench/RESULTS.md), and a dead letter keeps the bytes as they came, valid UTF-8 or not.
+VALUE = Types.PRIMITIVE_ARRAY(Types.BYTE())
 # a batch of one source: Row(source_id, [Row(kind, partition, offset, value), ...])
 BATCH = Types.ROW(
-    [Types.STRING(), Types.OBJECT_ARRAY(Types.ROW([Types.INT(), Types.INT(), Types.LONG(), Types.STRING()]))]
+    [Types.STRING(), Types.OBJECT_ARRAY(Types.ROW([Types.INT(), Types.INT(), Types.LONG(), VALUE]))]
 )
-OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), Types.STRING()])
+OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), VALUE])
+# records keep their order within each topic partition, as Kafka gave them
+IN_ORDER = itemgetter(0, 1, 2)
 
 
 class Confidence(KeyedProcessFunction):  # type: ignore[misc]
@@ -84,8 +91,7 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
         s, key = self.s, value[0]
         state = before = self.state.value()
-        # records keep their order within each topic partition, as Kafka gave them
-        for kind, partition, offset, payload in sorted(value[1], key=lambda r: (r[0], r[1], r[2])):
+        for kind, partition, offset, payload in sorted(value[1], key=IN_ORDER):
             topic = (s.thresholds_topic, s.detections_topic, s.verdicts_topic)[kind]
             try:
                 if kind == THRESHOLD:
@@ -114,17 +120,16 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
             state = result.state
             for out in result.outputs:
                 topic_out = s.thresholds_topic if isinstance(out, BandsOut) else s.state_topic
-                yield Row(topic_out, key, render(key, out, state))
+                yield Row(topic_out, key, render(key, out, state).encode())
         if state is not before:
             self.state.update(state)
 
 
 def _dead_letter(
-    topic: str, partition: int, offset: int, key: str, payload: str | None, reason: str, detail: str
-) -> str:
-    value = payload.encode("utf-8", "surrogateescape") if payload is not None else None
-    record = RawRecord(topic, partition, offset, key.encode("utf-8", "surrogateescape"), value)
-    return dead_letter(record, service="flink", reason=reason, detail=detail).model_dump_json()
+    topic: str, partition: int, offset: int, key: str, payload: bytes | None, reason: str, detail: str
+) -> bytes:
+    record = RawRecord(topic, partition, offset, key.encode("utf-8", "surrogateescape"), payload)
+    return dead_letter(record, service="flink", reason=reason, detail=detail).model_dump_json().encode()
 
 
 def _dead_letter_topics(s: FlinkSettings) -> str:
@@ -146,7 +151,7 @@ def _source_table(s: FlinkSettings, kafka: KafkaSettings, name: str, topic: str)
     return f"""
         CREATE TEMPORARY TABLE {name} (
             `k` STRING,
-            `v` STRING,
+            `v` BYTES,
             `topic` STRING METADATA VIRTUAL,
             `partition` INT METADATA VIRTUAL,
             `offset` BIGINT METADATA VIRTUAL,
@@ -216,7 +221,7 @@ def tables(
         CREATE TABLE roadwatch_out (
             `topic` STRING METADATA,
             `k` STRING,
-            `v` STRING
+            `v` BYTES
         ) WITH (
             'connector' = 'kafka',
             'topic' = '{s.state_topic};{s.thresholds_topic};{_dead_letter_topics(s)}',

@@ -18,7 +18,8 @@ CONNECTOR = "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2"
 CHECKPOINTS_ROOT = DEFAULT_HOME / "flink" / "checkpoints"  # one directory per group_id below it
 # The job's operator layout. Checkpoints of another layout cannot be mapped onto this one, so each layout
 # keeps its own: after an upgrade the job starts from the group's committed offsets instead of failing.
-LAYOUT = 2
+# 3: values are BYTES, not STRING (the batching window's state changed type).
+LAYOUT = 3
 # The SQL connector relocates the Kafka client's classes: its login modules live under this prefix.
 SHADED = "org.apache.flink.kafka.shaded."
 LOGIN_MODULES = {

@@ -31,6 +31,7 @@ APPLIED = Thresholds(
     origin="applied",
     drift=0.05,
 )
+NOT_UTF8 = b'\xff\xfe{"event_id": "\xc3"'
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.flink,
@@ -75,6 +76,7 @@ def test_scripted_sources_give_alerts_and_bands(
     # `tune --apply`'s band for cam-anchored: the job's moves for it stay within 0.05 of 0.3-0.5
     producer.produce(t["thresholds"], key=b"cam-anchored", value=APPLIED.model_dump_json().encode())
     producer.produce(t["verdicts"], key=b"cam-x", value=b'{"broken": ')
+    producer.produce(t["verdicts"], key=b"cam-x", value=NOT_UTF8)  # dead-lettered byte for byte
     producer.produce(t["verdicts"], key=b"cam-x", value=None)  # a tombstone: a dead letter, not a failed task
     # keys are source ids everywhere: a record under another source's key is refused, not folded into it
     mis_keyed = verdict(99, source="cam-on")
@@ -133,9 +135,9 @@ def test_scripted_sources_give_alerts_and_bands(
             "an adaptive band for cam-anchored",
         )
         wait_for(
-            lambda: len(read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq", idle_s=0.5)) >= 2,
+            lambda: len(read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq", idle_s=0.5)) >= 4,
             60,
-            "the dead letters of the broken and the mis-keyed record",
+            "the dead letters of the broken, the tombstone, the non-UTF-8 and the mis-keyed record",
         )
     finally:
         job.terminate()
@@ -155,10 +157,13 @@ def test_scripted_sources_give_alerts_and_bands(
         DeadLetter.model_validate_json(m.value())
         for m in read_committed(kafka.bootstrap_servers, f"{t['verdicts']}.dlq")
     ]
-    assert sorted(d.reason for d in letters) == ["key_mismatch", "schema_invalid", "undecodable"]
+    reasons = ["key_mismatch", "schema_invalid", "schema_invalid", "undecodable"]
+    assert sorted(d.reason for d in letters) == reasons
     assert all(d.source_topic == t["verdicts"] and d.partition >= 0 and d.offset >= 0 for d in letters)
-    by_reason = {d.reason: d for d in letters}
-    broken, refused = by_reason["schema_invalid"], by_reason["key_mismatch"]
+    by_value = {base64.b64decode(d.original_value_b64): d for d in letters}
+    assert by_value[NOT_UTF8].reason == "schema_invalid"  # the bytes as they came, not a decoding of them
+    broken = by_value[b'{"broken": ']
+    refused = next(d for d in letters if d.reason == "key_mismatch")
     assert broken.event_id == f"dlq:{t['verdicts']}:{broken.partition}:{broken.offset}"
     assert refused.event_id == mis_keyed.event_id  # the record's own id: one dead letter per record
     assert all(base64.b64decode(d.original_key_b64 or "") == b"cam-x" for d in letters)  # replayable as sent

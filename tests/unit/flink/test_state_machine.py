@@ -1,4 +1,5 @@
 import pickle
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 from flink_jobs.records import render, to_applied, to_event
@@ -177,3 +178,16 @@ def test_thresholds_records_fold_only_when_applied() -> None:
     assert event is not None and event.applied == Anchor(0.2, 0.6, 0.1)
     # the applied default is the detector's to enforce: the job holds no state under `_default`
     assert to_applied(record(origin="applied", scope="default", source_id="_default")) is None
+
+
+def test_each_state_a_step_returns_is_a_whole_state() -> None:
+    """`step` copies states without `__init__`: every state it returns has exactly State's fields."""
+    d = Event("detection", "d1", "cam-1", T0, score=0.7, escalated=True)
+    applied = Event("applied", "a1", "cam-1", T0, applied=Anchor(0.3, 0.5, 0.05))
+    late = v(-1000, True)
+    state = None
+    for e in [d, v(1, True, "fast"), applied, late, v(2, False, "power", degraded=True)]:
+        state = step(state, e, CFG).state
+        assert set(vars(state)) == {f.name for f in fields(State)}
+        assert replace(state) == state and pickle.loads(pickle.dumps(state)) == state
+    assert state is not None and state.late == 1 and state.events == 3 and state.anchor is not None
