@@ -42,6 +42,15 @@ class BulkheadFullError(RoadwatchError):
     """A call was refused because the tier already has its maximum calls in flight."""
 
 
-class TransactionStuckError(RoadwatchError):
+class StuckError(RoadwatchError):
+    """A Kafka client stopped making progress in a way only a fresh client mends: the service exits with
+    `serving.STUCK_EXIT_CODE` for its supervisor to restart it."""
+
+
+class TransactionStuckError(StuckError):
     """A Kafka transactional call outlived its timeout (librdkafka can block past it when the group
     coordinator went away); the service exits so that its supervisor starts a fresh producer."""
+
+
+class ConsumerStuckError(StuckError):
+    """A consumer stayed out of its group (revoked, never assigned again) past `rejoin_timeout_s`."""

@@ -31,7 +31,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 
-from roadwatch.errors import ConfigError, TransactionStuckError
+from roadwatch.errors import ConfigError, StuckError
 
 log = logging.getLogger(__name__)
 READY = Gauge("roadwatch_ready", "1 once the service has warmed up and consumes", ["service"])
@@ -170,7 +170,8 @@ def serving(service: str, port: int, host: str | None = None) -> Iterator[Health
 
 def run_until_signalled(target: Callable[[threading.Event], None]) -> None:
     """Run `target(stop)` in the foreground; SIGINT/SIGTERM set `stop` (the service stops after the current
-    batch). A stuck Kafka transaction ends the process with STUCK_EXIT_CODE for its supervisor to restart."""
+    batch). A stuck Kafka client (a transaction blocked past its timeout, a consumer out of its group) ends
+    the process with STUCK_EXIT_CODE for its supervisor to restart."""
     stop = threading.Event()
 
     def handle(signum: int, frame: object) -> None:
@@ -180,8 +181,8 @@ def run_until_signalled(target: Callable[[threading.Event], None]) -> None:
     signal.signal(signal.SIGINT, handle)
     try:
         target(stop)
-    except TransactionStuckError:
+    except StuckError:
         # the stuck librdkafka handle could block a normal interpreter exit in its destructor
-        log.critical("exiting for a restart with a fresh producer", exc_info=True)
+        log.critical("exiting for a restart with fresh Kafka clients", exc_info=True)
         logging.shutdown()
         os._exit(STUCK_EXIT_CODE)

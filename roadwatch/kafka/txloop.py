@@ -21,6 +21,7 @@ from roadwatch.errors import InvalidInputError, TransactionStuckError
 from roadwatch.kafka.codec import encode
 from roadwatch.kafka.consume import records
 from roadwatch.kafka.deadletter import RawRecord, dead_letter, failure
+from roadwatch.kafka.membership import Membership
 from roadwatch.kafka.produce import send
 from roadwatch.kafka.topics import dlq
 from roadwatch.logs import ctx
@@ -82,6 +83,7 @@ class TransactionalLoop:
         processor: Processor,
         batch_size: int,
         batch_timeout_s: float,
+        rejoin_timeout_s: float,
         idle: Callable[[], object] | None = None,
         on_assigned: Callable[[], None] | None = None,
     ) -> None:
@@ -90,10 +92,11 @@ class TransactionalLoop:
         self._topics, self._processor = topics, processor
         self._batch_size, self._timeout = batch_size, batch_timeout_s
         self._idle, self._on_assigned = idle, on_assigned
+        self._membership = Membership(service, rejoin_timeout_s)
         self._last_lag = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._membership.subscribe(self._consumer, self._topics, self._on_assign, self._on_revoke)
         try:
             while not stop.is_set():
                 self.step()
@@ -101,7 +104,12 @@ class TransactionalLoop:
             self._consumer.close()
 
     def step(self) -> int:
-        """Consume one batch and publish its outputs in one transaction; returns the records handled."""
+        """Consume one batch and publish its outputs in one transaction; returns the records handled.
+
+        Raises:
+            ConsumerStuckError: the consumer has been out of its group for longer than `rejoin_timeout_s`.
+        """
+        self._membership.check(self._consumer)
         if self._idle:
             self._idle()
         msgs = self._consumer.consume(self._batch_size, self._timeout)

@@ -51,6 +51,7 @@ def run(settings: DetectorSettings, kafka: KafkaSettings, stop: threading.Event)
             processor=pipeline,
             batch_size=settings.batch_size,
             batch_timeout_s=settings.batch_timeout_ms / 1000,
+            rejoin_timeout_s=kafka.rejoin_timeout_s,
             idle=reader.poll,
             on_assigned=health.set_ready,
         )

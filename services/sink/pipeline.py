@@ -24,6 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from roadwatch.iceberg.offsets import Offsets, span
 from roadwatch.inflight import InFlight
 from roadwatch.kafka.consume import records
+from roadwatch.kafka.membership import Membership
 from roadwatch.logs import ctx
 from roadwatch.serving import Health
 from schemas import DeadLetter
@@ -39,8 +40,15 @@ SERVICE = "sink"
 class Sink:
     """Buffers records per table and commits them to Iceberg with their offsets."""
 
-    def __init__(self, settings: SinkSettings, writers: dict[str, TableWriter], consumer: Consumer) -> None:
+    def __init__(
+        self,
+        settings: SinkSettings,
+        writers: dict[str, TableWriter],
+        consumer: Consumer,
+        rejoin_timeout_s: float,
+    ) -> None:
         self.settings, self.writers, self.consumer = settings, writers, consumer
+        self._membership = Membership(SERVICE, rejoin_timeout_s)
         self.buffers: dict[str, list[Future[Converted]]] = defaultdict(list)  # chunks, in consumption order
         self._table_of: dict[str, str] = {}
         self._buffered = 0
@@ -98,7 +106,7 @@ class Sink:
 
     def subscribe(self, health: Health | None = None) -> None:
         """Subscribe; on assignment, seek to the tables' offsets and report ready."""
-        self.consumer.subscribe(self.topics(), on_assign=self._assigned(health), on_revoke=self.on_revoke)
+        self._membership.subscribe(self.consumer, self.topics(), self._assigned(health), self.on_revoke)
 
     def _assigned(self, health: Health | None) -> Callable[[Consumer, list[TopicPartition]], None]:
         def callback(consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -109,6 +117,12 @@ class Sink:
         return callback
 
     def step(self) -> None:
+        """Consume what is queued, hand it to the converters, and flush when due.
+
+        Raises:
+            ConsumerStuckError: the consumer has been out of its group for longer than `rejoin_timeout_s`.
+        """
+        self._membership.check(self.consumer)
         chunks: dict[str, list[Message]] = defaultdict(list)
         n = self.settings.max_poll_records
         # A batch consume waits for a full batch until its timeout: take what is queued; block only on none.

@@ -31,6 +31,7 @@ def build(settings: SinkSettings, catalog: CatalogSettings, kafka: KafkaSettings
         settings,
         writers,
         consumer(kafka, settings.group_id, **{"topic.metadata.refresh.interval.ms": 5000, **membership}),
+        kafka.rejoin_timeout_s,
     )
 
 

@@ -72,6 +72,7 @@ def run(settings: TierSettings, kafka: KafkaSettings, stop: threading.Event) -> 
             processor=pipeline,
             batch_size=settings.batch_size,
             batch_timeout_s=settings.batch_timeout_ms / 1000,
+            rejoin_timeout_s=kafka.rejoin_timeout_s,
             on_assigned=health.set_ready,
         )
         try:

@@ -19,6 +19,7 @@ def loop() -> TransactionalLoop:
         processor=lambda batch: [],
         batch_size=1,
         batch_timeout_s=0.1,
+        rejoin_timeout_s=60,
     )
 
 
