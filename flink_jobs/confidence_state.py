@@ -54,9 +54,18 @@ Submit = Callable[[FlinkSettings, KafkaSettings], Any]
 # String and encoding it again for Python cost as much as everything else between Kafka and the fold
 # (bench/RESULTS.md), and a dead letter keeps the bytes as they came, valid UTF-8 or not.
 VALUE = Types.PRIMITIVE_ARRAY(Types.BYTE())
-# a batch of one source: Row(source_id, [Row(kind, partition, offset, value), ...])
+# a batch of one source: Row(source_id, kinds, partitions, offsets, values), its records' columns in
+# parallel arrays (one ARRAY_AGG each over the same rows, so in the same order; a tombstone's null value
+# is kept, so the arrays stay aligned): lists of ints and bytes cost the JVM and Python less than a Row
+# object per record
 BATCH = Types.ROW(
-    [Types.STRING(), Types.OBJECT_ARRAY(Types.ROW([Types.INT(), Types.INT(), Types.LONG(), VALUE]))]
+    [
+        Types.STRING(),
+        Types.OBJECT_ARRAY(Types.INT()),
+        Types.OBJECT_ARRAY(Types.INT()),
+        Types.OBJECT_ARRAY(Types.LONG()),
+        Types.OBJECT_ARRAY(VALUE),
+    ]
 )
 OUT = Types.ROW_NAMED(["topic", "k", "v"], [Types.STRING(), Types.STRING(), VALUE])
 # records keep their order within each topic partition, as Kafka gave them
@@ -65,8 +74,8 @@ IN_ORDER = itemgetter(0, 1, 2)
 
 class Confidence(KeyedProcessFunction):  # type: ignore[misc]
     """Holds one source's state (a ValueState with TTL) and calls the pure `step` for each record of a
-    batch: `Row(source_id, [Row(kind, partition, offset, value), ...])`, keyed by the record key; `kind`
-    is `THRESHOLD`, `DETECTION` or `VERDICT`."""
+    batch: `Row(source_id, kinds, partitions, offsets, values)`, keyed by the record key; a `kind` is
+    `THRESHOLD`, `DETECTION` or `VERDICT`."""
 
     def __init__(self, s: FlinkSettings) -> None:
         self.s, self.config = s, s.config
@@ -91,7 +100,7 @@ class Confidence(KeyedProcessFunction):  # type: ignore[misc]
     def process_element(self, value: Row, ctx: KeyedProcessFunction.Context) -> Iterator[Row]:
         s, key = self.s, value[0]
         state = before = self.state.value()
-        for kind, partition, offset, payload in sorted(value[1], key=IN_ORDER):
+        for kind, partition, offset, payload in sorted(zip(*value[1:], strict=True), key=IN_ORDER):
             topic = (s.thresholds_topic, s.detections_topic, s.verdicts_topic)[kind]
             try:
                 if kind == THRESHOLD:
@@ -172,8 +181,15 @@ def _source_table(s: FlinkSettings, kafka: KafkaSettings, name: str, topic: str)
 
 
 def configuration(s: FlinkSettings) -> Configuration:
-    """Retained checkpoints in `checkpoints`; restore from the newest one when `restore` is on."""
+    """Object reuse, the mini-cluster's network memory, retained checkpoints in `checkpoints`; restore from
+    the newest one when `restore` is on."""
     conf = Configuration()
+    # no defensive copy of each record between chained operators (none of ours keeps one): 5-10 % of the
+    # job's CPU, and the copy baseline runs on the same configuration (bench/RESULTS.md)
+    conf.set_string("pipeline.object-reuse", "true")
+    # the local mini-cluster's only (a session cluster keeps its TaskManagers' own)
+    for option in ("taskmanager.memory.network.min", "taskmanager.memory.network.max"):
+        conf.set_string(option, f"{s.network_memory_mb}mb")
     s.checkpoints.mkdir(parents=True, exist_ok=True)
     conf.set_string("execution.checkpointing.dir", s.checkpoints.resolve().as_uri())
     conf.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
@@ -245,8 +261,9 @@ def build(
     # Each batch leaves SQL already as the `Row(key, value)` PyFlink's `key_by` would make of it in a Python
     # map operator (a second trip of every batch through Python), keyed on the JVM side as `key_by` keys it.
     keyed = t_env.sql_query(f"""
-        SELECT source_id, ROW(source_id, batch) FROM (
-            SELECT source_id, ARRAY_AGG(ROW(kind, `partition`, `offset`, v)) AS batch
+        SELECT source_id, ROW(source_id, kinds, parts, offs, vals) FROM (
+            SELECT source_id, ARRAY_AGG(kind) AS kinds, ARRAY_AGG(`partition`) AS parts,
+                ARRAY_AGG(`offset`) AS offs, ARRAY_AGG(v RESPECT NULLS) AS vals
             FROM TABLE(TUMBLE(TABLE events_in, DESCRIPTOR(pt), INTERVAL '{s.batch_ms / 1000:.3f}' SECOND))
             GROUP BY source_id, window_start, window_end)""")
     stream = t_env.to_append_stream(keyed, Types.ROW([Types.STRING(), BATCH]))

@@ -4,6 +4,7 @@ SASL included, turned into the Java client's properties for the Kafka SQL connec
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -19,7 +20,8 @@ CHECKPOINTS_ROOT = DEFAULT_HOME / "flink" / "checkpoints"  # one directory per g
 # The job's operator layout. Checkpoints of another layout cannot be mapped onto this one, so each layout
 # keeps its own: after an upgrade the job starts from the group's committed offsets instead of failing.
 # 3: values are BYTES, not STRING (the batching window's state changed type).
-LAYOUT = 3
+# 4: a batch is parallel arrays (kinds, partitions, offsets, values), not an array of rows.
+LAYOUT = 4
 # The SQL connector relocates the Kafka client's classes: its login modules live under this prefix.
 SHADED = "org.apache.flink.kafka.shaded."
 LOGIN_MODULES = {
@@ -47,10 +49,11 @@ class FlinkSettings(ComponentSettings):
     python_workers: Literal["process", "loopback"] = "process"
     # Options of the JVM PyFlink starts in this process, unless `JVM_ARGS` is set: the local mini-cluster,
     # where the job runs (detached: only the submitting client). A heap of its own, not a quarter of the
-    # machine (the keyed state is one small pickled State per source), and C1 only: on 2 cores C2's compiling
-    # costs a run of minutes more than it gains (bench/RESULTS.md). Drop `-XX:TieredStopAtLevel=1` for a job
-    # that runs for hours.
-    jvm_args: str = "-Xmx640m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+    # machine (the keyed state is one small pickled State per source, a batch window 200 ms of records: 256 MB
+    # held 1M backlogged events at full speed, and committed 390 MB of 640 when it could), and C1 only: on 2
+    # cores C2's compiling costs a run of minutes more than it gains (bench/RESULTS.md). Drop
+    # `-XX:TieredStopAtLevel=1` for a job that runs for hours.
+    jvm_args: str = "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
     state_ttl_days: int = Field(7, ge=1)
     checkpoint_dir: Path | None = Field(
         None, description="default: <ROADWATCH_HOME>/flink/checkpoints/<group>"
@@ -64,6 +67,16 @@ class FlinkSettings(ComponentSettings):
     min_evidence: int = Field(5, ge=1)
     lateness_s: float = Field(300.0, ge=0)
     metrics_port: int = Field(METRICS_PORTS["flink"], ge=0, le=65535)
+
+    @property
+    def network_memory_mb(self) -> int:
+        """The local mini-cluster's network buffers. Flink's default (64 MB) is direct memory a job of
+        parallelism 2 does not need; what one needs grows with the square of its parallelism: per subtask
+        and exchange, an input gate's 2 buffers per channel (one channel per upstream subtask) + 8 floating,
+        and an output's one per subpartition + 1, in 32 KB segments. Counted here for 5 exchanges (the job
+        has 3 sources, the keyBy and the sink), at least 16 MB."""
+        p = self.parallelism
+        return max(16, math.ceil(5 * p * (3 * p + 9) * 32 / 1024))
 
     @property
     def config(self) -> Config:

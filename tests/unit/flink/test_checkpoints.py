@@ -86,3 +86,16 @@ def test_the_job_reaches_kafka_with_the_services_settings() -> None:
         "bootstrap.servers": "b:1",
         "security.protocol": "PLAINTEXT",
     }
+
+
+@pytest.mark.parametrize("parallelism", [1, 2, 4, 8, 16])
+def test_the_mini_clusters_network_memory_holds_what_its_parallelism_needs(parallelism: int) -> None:
+    from flink_jobs.settings import FlinkSettings
+
+    # Flink's buffers per input gate: 2 exclusive per channel (one channel per upstream subtask) + 8
+    # floating; the job's three shuffles each have one gate per subtask; 32 KB segments
+    needed_mb = 3 * parallelism * (2 * parallelism + 8) * 32 / 1024
+    got = FlinkSettings(parallelism=parallelism).network_memory_mb
+    assert needed_mb * 2 <= got
+    if parallelism <= 4:  # not Flink's 64 MB default of direct memory for a small job
+        assert got < 64
