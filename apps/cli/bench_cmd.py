@@ -80,7 +80,7 @@ def _flink(args: argparse.Namespace) -> dict[str, Any]:
     from apps.bench import flink
 
     return flink.run(
-        KafkaSettings(), events=args.events or 200_000, emit_every=args.emit_every, rounds=args.rounds or 3
+        KafkaSettings(), events=args.events or 1_000_000, emit_every=args.emit_every, rounds=args.rounds or 3
     )
 
 
@@ -118,7 +118,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="produce: images sent (3000); detector: images per round (500, the dataset repeated); sink:"
         " verdict rows (200,000; with --peer 1,000,000); console: verdicts in the tables (1,000,000);"
-        " replay: stored events (1,000,000)",
+        " replay: stored events (1,000,000); flink: verdicts (1,000,000)",
     )
     p.add_argument("--dataset", default=None)
     p.add_argument(
