@@ -204,7 +204,8 @@ class _Outputs:
             gained = 1
             if not self.copy:
                 record = json.loads(m.value() or b"{}")
-                source, before = record["source_id"], self.folded.get(record["source_id"], 0)
+                source = record["source_id"]
+                before = self.folded.get(source, 0)
                 gained = max(0, record["events"] - before)
                 self.folded[source] = before + gained
             self.progress.append((m.timestamp()[1], gained))
@@ -220,19 +221,17 @@ def steady_rate(progress: list[tuple[int, int]], low: float = 0.1, high: float =
     fill and the first transaction waits for its checkpoint) or the tail. None without two such outputs
     apart in time."""
     total = sum(gained for _, gained in progress)
-    if not total:
-        return None
-    t_low = t_high = None
+    marks: list[tuple[int, int]] = []  # (write time, events done) on passing `low`, then `high`
     done = 0
     for ts, gained in sorted(progress):
         done += gained
-        if t_low is None and done >= low * total:
-            t_low, at_low = ts, done
-        if done >= high * total:
-            t_high, at_high = ts, done
+        while len(marks) < 2 and done >= (low, high)[len(marks)] * total:
+            marks.append((ts, done))
+        if len(marks) == 2:
             break
-    if t_low is None or t_high is None or t_high <= t_low:
+    if not total or len(marks) < 2 or marks[1][0] <= marks[0][0]:
         return None
+    (t_low, at_low), (t_high, at_high) = marks
     return (at_high - at_low) / ((t_high - t_low) / 1000)
 
 
