@@ -73,8 +73,9 @@ class FlinkSettings(ComponentSettings):
         """The local mini-cluster's network buffers. Flink's default (64 MB) is direct memory a job of
         parallelism 2 does not need; what one needs grows with the square of its parallelism: per subtask
         and exchange, an input gate's 2 buffers per channel (one channel per upstream subtask) + 8 floating,
-        and an output's one per subpartition + 1, in 32 KB segments. Counted here for 5 exchanges (the job
-        has 3 sources, the keyBy and the sink), at least 16 MB."""
+        and an output's one per subpartition + 1, in 32 KB segments. Counted here for 5 exchanges: the job
+        has 4 (out of each of its 3 sources into the window, and the keyBy into Python; the sink is chained
+        to the Python operator), and one to spare; at least 16 MB."""
         p = self.parallelism
         return max(16, math.ceil(5 * p * (3 * p + 9) * 32 / 1024))
 

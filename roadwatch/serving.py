@@ -168,6 +168,21 @@ def serving(service: str, port: int, host: str | None = None) -> Iterator[Health
             server.server_close()
 
 
+@contextmanager
+def closing_unless_stuck(close: Callable[[], None]) -> Iterator[None]:
+    """Call `close` on the way out of the block, unless a Kafka client is stuck (`StuckError`): an orderly
+    close could block on that client, and `run_until_signalled` ends the process anyway."""
+    stuck = False
+    try:
+        yield
+    except StuckError:
+        stuck = True
+        raise
+    finally:
+        if not stuck:
+            close()
+
+
 def run_until_signalled(target: Callable[[threading.Event], None]) -> None:
     """Run `target(stop)` in the foreground; SIGINT/SIGTERM set `stop` (the service stops after the current
     batch). A stuck Kafka client (a transaction blocked past its timeout, a consumer out of its group) ends

@@ -152,8 +152,9 @@ class KafkaSettings(ComponentSettings):
     ssl_ca_location: str | None = None
     client_id: str = "roadwatch"
     # how long a consumer may stay out of its group (revoked, not assigned again) before its service exits
-    # for a restart: past the session timeout (45 s) and a broker's restart, with room to rejoin
-    rejoin_timeout_s: float = Field(120.0, gt=0)
+    # for a restart: past the longest a rebalance may keep it waiting (the group waits for its slowest
+    # member up to librdkafka's max.poll.interval.ms, 300 s), with room to rejoin
+    rejoin_timeout_s: float = Field(330.0, gt=0)
 
     def client_config(self, **overrides: Any) -> dict[str, Any]:
         """librdkafka configuration for a client, with `overrides` applied last."""

@@ -59,6 +59,8 @@ class Pipeline:
     exits: list[tuple[str, int | None]] = field(default_factory=list)
     # ROADWATCH_CATALOG_* of a REST catalog (the cluster suite); empty: a SQLite catalog in `warehouse`
     catalog_env: dict[str, str] = field(default_factory=dict)
+    # settings every service gets besides
+    service_env: dict[str, str] = field(default_factory=dict)
 
     def topic(self, name: str) -> str:
         return self.prefix + name
@@ -97,6 +99,7 @@ class Pipeline:
             "ROADWATCH_DETECTOR_ALLOWED_FILE_ROOTS": roots,
             "ROADWATCH_VLM_ALLOWED_FILE_ROOTS": roots,
             **self.catalog_env,
+            **self.service_env,
         }
         if service == "detector":
             return common | {

@@ -264,8 +264,9 @@ def _side(
     return {
         "events_through": out.through,
         "outputs": out.outputs,
-        "events_per_s": round(steady) if steady is not None else 0,
-        "whole_span_events_per_s": round(out.through / span_s) if span_s > 0 else 0,
+        # None, not 0, when there is no rate: the medians leave such a round out instead of counting it
+        "events_per_s": round(steady) if steady is not None else None,
+        "whole_span_events_per_s": round(out.through / span_s) if span_s > 0 else None,
         "processing_span_s": round(span_s, 2),
         "visible_span_s": round(last - first, 2) if first else None,
         "first_output_s": round(first - launched, 1) if first else None,

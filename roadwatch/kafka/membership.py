@@ -27,9 +27,10 @@ class Subscriber(Protocol):
 
 
 class Membership:
-    """Since when `service`'s consumer is out of its group: from `subscribe` and from every revocation
-    (a lost session included) to the next assignment. An assignment with no partitions counts as in the
-    group: a member of a group with more members than partitions idles on purpose."""
+    """Since when `service`'s consumer is out of its group: from `subscribe` and from the end of every
+    revocation's callback (a lost session included) to the next assignment. An assignment with no
+    partitions counts as in the group: a member of a group with more members than partitions idles on
+    purpose."""
 
     def __init__(
         self, service: str, rejoin_timeout_s: float, clock: Callable[[], float] = time.monotonic
@@ -45,8 +46,10 @@ class Membership:
             on_assign(c, partitions)
 
         def revoked(c: Consumer, partitions: list[TopicPartition]) -> None:
-            self._out_since = self._clock()
-            on_revoke(c, partitions)
+            try:
+                on_revoke(c, partitions)
+            finally:  # the service's own work on revocation (the sink's last commit) is not time lost
+                self._out_since = self._clock()
 
         self._out_since = self._clock()
         consumer.subscribe(topics, on_assign=assigned, on_revoke=revoked)

@@ -25,6 +25,7 @@ from roadwatch.kafka.membership import Membership
 from roadwatch.kafka.produce import send
 from roadwatch.kafka.topics import dlq
 from roadwatch.logs import ctx
+from roadwatch.serving import closing_unless_stuck
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +98,17 @@ class TransactionalLoop:
 
     def run(self, stop: threading.Event) -> None:
         self._membership.subscribe(self._consumer, self._topics, self._on_assign, self._on_revoke)
-        try:
+        with closing_unless_stuck(self._consumer.close):
             while not stop.is_set():
                 self.step()
-        finally:
-            self._consumer.close()
 
     def step(self) -> int:
         """Consume one batch and publish its outputs in one transaction; returns the records handled.
 
         Raises:
             ConsumerStuckError: the consumer has been out of its group for longer than `rejoin_timeout_s`.
+            TransactionStuckError: a transactional call outlived its timeout.
+            KafkaException: a transactional call failed neither retriably nor abortably (a fatal error).
         """
         self._membership.check(self._consumer)
         if self._idle:

@@ -26,7 +26,7 @@ from roadwatch.inflight import InFlight
 from roadwatch.kafka.consume import records
 from roadwatch.kafka.membership import Membership
 from roadwatch.logs import ctx
-from roadwatch.serving import Health
+from roadwatch.serving import Health, closing_unless_stuck
 from schemas import DeadLetter
 from services.sink.convert import Converted, coordinates, dead_letter_rows, merge, to_arrow
 from services.sink.core import Flush, flush_due, not_yet_written
@@ -91,12 +91,10 @@ class Sink:
             # a call that neither returns nor fails (an outage the clients do not see as one) still shows
             health.require(self.commits.stalled_after(self.settings.commit_stuck_s))
         self.subscribe(health)
-        try:
+        with closing_unless_stuck(self.close):
             while not stop.is_set():
                 self.step()
             self.flush(wait=True)
-        finally:
-            self.close()
 
     def close(self) -> None:
         """Let a commit in flight finish, then leave the group."""

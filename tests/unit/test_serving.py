@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from roadwatch.errors import ConfigError
+from roadwatch.errors import ConfigError, ConsumerStuckError
 from roadwatch.inflight import InFlight
 from roadwatch.ports import free_port
-from roadwatch.serving import Health, serve, serving
+from roadwatch.serving import STUCK_EXIT_CODE, Health, closing_unless_stuck, serve, serving
 
 
 def get(port: int, path: str, timeout: float = 2.0) -> int:
@@ -145,3 +145,27 @@ def test_a_port_in_use_is_one_config_error_naming_service_and_port() -> None:
             pass
     message = str(err.value)
     assert "detector" in message and str(port) in message and "\n" not in message
+
+
+def test_a_block_closes_on_the_way_out_unless_a_client_is_stuck() -> None:
+    closed: list[str] = []
+    with closing_unless_stuck(lambda: closed.append("stopped")):
+        pass
+    with pytest.raises(ValueError), closing_unless_stuck(lambda: closed.append("failed")):
+        raise ValueError("a bug")
+    with pytest.raises(ConsumerStuckError), closing_unless_stuck(lambda: closed.append("stuck")):
+        raise ConsumerStuckError("out of its group")
+    assert closed == ["stopped", "failed"]
+
+
+def test_a_stuck_client_ends_the_process_with_the_restart_code() -> None:
+    script = (
+        "from roadwatch.errors import ConsumerStuckError\n"
+        "from roadwatch.serving import run_until_signalled\n"
+        "def target(stop):\n"
+        "    raise ConsumerStuckError('out of its group for 331s')\n"
+        "run_until_signalled(target)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == STUCK_EXIT_CODE
+    assert "out of its group for 331s" in out.stderr

@@ -67,14 +67,35 @@ def test_revoked_and_never_assigned_again_past_the_limit_ends_the_service() -> N
     assert group.calls == ["assign 3", "revoke 3"], "the service's own callbacks still run"
 
 
-def test_a_rebalance_that_assigns_again_resets_the_watch() -> None:
+def test_the_watch_counts_from_the_latest_revocation() -> None:
     membership, group, clock = watched()
     group.assign([0, 1])
     group.revoke()
     clock.now += LIMIT_S - 1
-    group.assign([1])
+    group.assign([1])  # rejoined in time
     clock.now += LIMIT_S * 10
+    group.revoke()
+    clock.now += LIMIT_S - 1  # far past the limit since the first revocation, within it since this one
     membership.check(group)
+    clock.now += 2
+    with pytest.raises(ConsumerStuckError):
+        membership.check(group)
+
+
+def test_the_services_own_work_on_revocation_is_not_time_out_of_the_group() -> None:
+    clock, group = Clock(), GroupConsumer()
+    membership = Membership("sink", LIMIT_S, clock)
+
+    def slow_flush(c: Consumer, partitions: list[TopicPartition]) -> None:
+        clock.now += LIMIT_S * 2  # the sink's last Iceberg commit before it lets its partitions go
+
+    membership.subscribe(group, ["in"], lambda c, p: None, slow_flush)
+    group.assign([0])
+    group.revoke()
+    membership.check(group)
+    clock.now += LIMIT_S + 1
+    with pytest.raises(ConsumerStuckError):
+        membership.check(group)
 
 
 def test_an_idle_member_of_a_group_with_more_members_than_partitions_stays() -> None:

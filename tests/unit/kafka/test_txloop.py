@@ -6,20 +6,21 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from roadwatch.errors import TransactionStuckError
+from roadwatch.errors import ConsumerStuckError, TransactionStuckError
+from roadwatch.kafka.membership import Rebalance
 from roadwatch.kafka.txloop import LAG, TransactionalLoop, bounded
 
 
-def loop() -> TransactionalLoop:
+def loop(consumer: object = None, rejoin_timeout_s: float = 60) -> TransactionalLoop:
     return TransactionalLoop(
         service="t",
-        consumer=None,  # type: ignore[arg-type]
+        consumer=consumer,  # type: ignore[arg-type]
         producer=None,  # type: ignore[arg-type]
         topics=[],
         processor=lambda batch: [],
         batch_size=1,
         batch_timeout_s=0.1,
-        rejoin_timeout_s=60,
+        rejoin_timeout_s=rejoin_timeout_s,
     )
 
 
@@ -100,3 +101,36 @@ def test_lag_comes_from_the_cached_watermarks_and_skips_partitions_not_fetched_y
     assert consumer.asked == [(0, True), (1, True)]  # never a request that waits behind the long-poll fetch
     assert LAG.labels("t", "in", "0")._value.get() == 60
     assert LAG.labels("t", "in", "1")._value.get() == 7  # left as it was, not set from a missing watermark
+
+
+class LeftOutConsumer:
+    """A consumer the group never assigns anything: it subscribes, gets no records, and can be closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def subscribe(self, topics: list[str], *, on_assign: Rebalance, on_revoke: Rebalance) -> None:
+        pass
+
+    def assignment(self) -> list[TopicPartition]:
+        return []
+
+    def consume(self, num_messages: int, timeout: float) -> list[object]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_consumer_left_out_of_its_group_ends_the_loop_and_is_left_unclosed() -> None:
+    consumer = LeftOutConsumer()
+    with pytest.raises(ConsumerStuckError):
+        loop(consumer, rejoin_timeout_s=0.01).run(threading.Event())
+    assert not consumer.closed, "a stuck client is left to the process exit, not closed"
+
+
+def test_a_stopped_loop_closes_its_consumer() -> None:
+    consumer, stop = LeftOutConsumer(), threading.Event()
+    stop.set()
+    loop(consumer).run(stop)
+    assert consumer.closed
