@@ -6,12 +6,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from pyiceberg.catalog import Catalog
 
 from roadwatch.iceberg.catalog import open_catalog
 from roadwatch.iceberg.settings import CatalogSettings
 from roadwatch.kafka.consume import read_to_end
+from roadwatch.kafka.membership import Rebalance
 from roadwatch.settings import KafkaSettings
 from tests.factories import verdict
 
@@ -73,3 +74,22 @@ def warehouse_catalog(warehouse: Path) -> Catalog | None:
     if not (warehouse / "catalog.db").exists():
         return None
     return open_catalog(CatalogSettings(type="sql", name="roadwatch", uri=None, warehouse=str(warehouse)))
+
+
+class LeftOutConsumer:
+    """A consumer the group never assigns anything: it subscribes, gets no records, and can be closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def subscribe(self, topics: list[str], *, on_assign: Rebalance, on_revoke: Rebalance) -> None:
+        pass
+
+    def assignment(self) -> list[TopicPartition]:
+        return []
+
+    def consume(self, num_messages: int, timeout: float) -> list[object]:
+        return []
+
+    def close(self) -> None:
+        self.closed = True

@@ -7,8 +7,8 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from roadwatch.errors import ConsumerStuckError, TransactionStuckError
-from roadwatch.kafka.membership import Rebalance
 from roadwatch.kafka.txloop import LAG, TransactionalLoop, bounded
+from tests.helpers import LeftOutConsumer
 
 
 def loop(consumer: object = None, rejoin_timeout_s: float = 60) -> TransactionalLoop:
@@ -101,25 +101,6 @@ def test_lag_comes_from_the_cached_watermarks_and_skips_partitions_not_fetched_y
     assert consumer.asked == [(0, True), (1, True)]  # never a request that waits behind the long-poll fetch
     assert LAG.labels("t", "in", "0")._value.get() == 60
     assert LAG.labels("t", "in", "1")._value.get() == 7  # left as it was, not set from a missing watermark
-
-
-class LeftOutConsumer:
-    """A consumer the group never assigns anything: it subscribes, gets no records, and can be closed."""
-
-    def __init__(self) -> None:
-        self.closed = False
-
-    def subscribe(self, topics: list[str], *, on_assign: Rebalance, on_revoke: Rebalance) -> None:
-        pass
-
-    def assignment(self) -> list[TopicPartition]:
-        return []
-
-    def consume(self, num_messages: int, timeout: float) -> list[object]:
-        return []
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def test_a_consumer_left_out_of_its_group_ends_the_loop_and_is_left_unclosed() -> None:

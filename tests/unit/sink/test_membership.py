@@ -6,31 +6,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from confluent_kafka import TopicPartition
 
 from roadwatch.errors import ConsumerStuckError
-from roadwatch.kafka.membership import Rebalance
 from services.sink.pipeline import Sink
 from services.sink.settings import SinkSettings
-
-
-class LeftOutConsumer:
-    """A consumer the group never assigns anything."""
-
-    def __init__(self) -> None:
-        self.closed = False
-
-    def subscribe(self, topics: list[str], *, on_assign: Rebalance, on_revoke: Rebalance) -> None:
-        pass
-
-    def assignment(self) -> list[TopicPartition]:
-        return []
-
-    def consume(self, num_messages: int, timeout: float) -> list[object]:
-        return []
-
-    def close(self) -> None:
-        self.closed = True
+from tests.helpers import LeftOutConsumer
 
 
 def sink(consumer: LeftOutConsumer, rejoin_timeout_s: float) -> Sink:
